@@ -1,0 +1,123 @@
+/* cache: the persistent, verified block cache in LMDB. The only module that
+ * uses LMDB.
+ *
+ * Blocks are keyed by multihash, so CIDv0/v1 and raw/dag-pb CIDs of the same
+ * bytes share one entry. Callers put only blocks they have verified; the cache
+ * itself re-verifies only in cache_scrub.
+ *
+ * Size: `max_bytes` bounds the sum of block payload bytes. A put that would
+ * exceed it first evicts least-recently-used unpinned blocks. The LMDB file is
+ * mapped with max_bytes + max_bytes/4 + 64 MiB, so the file never grows past
+ * that (the stated margin covers B-tree pages and fragmentation). MDB_MAP_FULL
+ * → evict more, retry; if everything left is pinned, -ENOSPC.
+ *
+ * Access times: reads never open a write transaction. Touches are queued in
+ * memory and written in one batch (every CACHE_TOUCH_BATCH touches, every
+ * second via cache_maintain, and at close).
+ *
+ * Pins: cache_pin_add(root, block) records that `block` belongs to pinned pack
+ * `root`; pinned blocks are never evicted. cache_unpin(root) drops the pack's
+ * pins (blocks pinned by another root stay pinned).
+ *
+ * Packs: a small table of known pack roots (manifest or directory CIDs) with a
+ * label, so the filesystem can list the packs whose manifests are cached.
+ *
+ * Concurrency: one struct cache may be used from many threads. Several
+ * processes may open the same directory at once (the mount and the CLI).
+ * Crash safety: a kill -9 at any moment leaves a cache that opens and whose
+ * every block verifies (LMDB's copy-on-write; MDB_NOSYNC with an
+ * mdb_env_sync from cache_maintain and cache_close: a process crash loses
+ * nothing, a power loss may lose the last seconds of puts, never integrity).
+ * Never use a struct cache across fork(). */
+#ifndef MPACK_CACHE_H
+#define MPACK_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cid.h"
+#include "errbuf.h"
+
+#define CACHE_TOUCH_BATCH 1024
+#define CACHE_DEFAULT_MAX_BYTES (20ull << 30)
+
+struct cache;
+
+struct cache_opts {
+	const char *dir;    /* created (mode 0700) if missing */
+	uint64_t max_bytes; /* 0 → CACHE_DEFAULT_MAX_BYTES */
+	bool readonly;	    /* open read-only (no puts, no touches) */
+};
+
+/* Open or create. Returns 0; -EACCES/-ENOENT/-EINVAL etc. with a message
+ * naming the directory and LMDB's reason. */
+int cache_open(const struct cache_opts *o, struct cache **out, struct errbuf *e);
+/* Flush touches, sync, close. NULL is a no-op. */
+void cache_close(struct cache *c);
+
+/* A zero-copy view of a cached block. data points into LMDB's map and stays
+ * valid until cache_view_release; hold it briefly (it pins a read snapshot).
+ * Views may be held by many threads at once. */
+struct cache_view {
+	const uint8_t *data;
+	size_t len;
+	void *txn; /* private */
+};
+/* 0 with *v filled, -ENOENT if absent, -EIO on LMDB errors. Records a hit or
+ * miss and queues a touch on hit. */
+int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v);
+void cache_view_release(struct cache *c, struct cache_view *v);
+
+/* 1 if present, 0 if not (no touch, no hit/miss counted). */
+int cache_has(struct cache *c, const struct cid *cid);
+
+/* Store a verified block. Already present → 0 (touches it). Returns 0,
+ * -ENOSPC when it cannot fit even after evicting every unpinned block,
+ * -EFBIG over BLOCK_MAX, -EROFS if read-only, -EIO. */
+int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t len);
+
+/* Remove one block (used by scrub and tests). 0 or -ENOENT. */
+int cache_delete(struct cache *c, const struct cid *cid);
+
+/* Pins. */
+int cache_pin_add(struct cache *c, const struct cid *root, const struct cid *block);
+int cache_unpin(struct cache *c, const struct cid *root);
+/* Calls fn for each pinned root; stops early if fn returns non-zero. */
+int cache_pins_foreach(struct cache *c, int (*fn)(void *ctx, const struct cid *root), void *ctx);
+bool cache_is_pinned(struct cache *c, const struct cid *block);
+
+/* Known packs (for listing /models). label may be NULL. */
+int cache_pack_add(struct cache *c, const struct cid *root, const char *label);
+int cache_packs_foreach(struct cache *c,
+			int (*fn)(void *ctx, const struct cid *root, const char *label), void *ctx);
+
+/* Evict unpinned LRU blocks until payload bytes ≤ target. *evicted (may be NULL)
+ * receives the count. */
+int cache_gc(struct cache *c, uint64_t target_bytes, uint64_t *evicted);
+/* Remove every block, pin and pack. */
+int cache_clear(struct cache *c);
+
+/* Re-verify every block with mh_verify; delete bad ones. fn (may be NULL) is
+ * told of each bad block. Reports counts. */
+int cache_scrub(struct cache *c, void (*bad)(void *ctx, const struct cid *cid, const char *why),
+		void *ctx, uint64_t *checked, uint64_t *removed);
+
+/* Periodic housekeeping: flush queued touches, env sync. Cheap if idle. */
+void cache_maintain(struct cache *c);
+
+struct cache_stats {
+	uint64_t blocks;
+	uint64_t bytes; /* payload bytes */
+	uint64_t max_bytes;
+	uint64_t pinned_blocks;
+	uint64_t file_bytes; /* size of the LMDB data file */
+	uint64_t hits, misses, puts, evictions; /* this process */
+};
+int cache_stats_get(struct cache *c, struct cache_stats *s);
+
+/* Default directory: $XDG_CACHE_HOME/mpackfs, else $HOME/.cache/mpackfs, and
+ * /var/cache/mpackfs for root. Writes into buf; returns buf. */
+const char *cache_default_dir(char *buf, size_t cap);
+
+#endif
