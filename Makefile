@@ -65,6 +65,7 @@ $(B)/mpack: $(B)/obj/mpack_main.o $(B)/libmpack.a
 $(B)/mpackfs: $(B)/obj/mpackfs_main.o $(B)/libmpack.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+.SECONDARY:
 .SECONDEXPANSION:
 $(B)/test_%: tests/unit/test_%.c tests/unit/check.h $$(call deps_of,tests/unit/test_%.c)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(filter %.o,$^) $(LDLIBS)

@@ -8,10 +8,9 @@
 
 #include "varint.h"
 
-static const char *const link_field_names[] = { "?", "Hash", "Name", "Tsize" };
+static const char *const link_field_names[] = {"?", "Hash", "Name", "Tsize"};
 
-static int pb_read_fixed(const uint8_t *buf, size_t len, size_t *pos, size_t nbytes,
-			 uint64_t *out)
+static int pb_read_fixed(const uint8_t *buf, size_t len, size_t *pos, size_t nbytes, uint64_t *out)
 {
 	size_t i;
 
@@ -46,20 +45,22 @@ int pb_field_read(const uint8_t *buf, size_t len, size_t *pos, size_t base, cons
 		return 0;
 	}
 	if (f->wt != PB_WT_VARINT && f->wt != PB_WT_LEN)
-		return err_set(e, -EINVAL, "%s: field %llu has unsupported wire type %d at byte %zu",
-			       what, (unsigned long long)f->num, f->wt, base + f->start);
+		return err_set(e, -EINVAL,
+			       "%s: field %llu has unsupported wire type %d at byte %zu", what,
+			       (unsigned long long)f->num, f->wt, base + f->start);
 	n = varint_decode_pb(buf + *pos, len - *pos, &f->val);
 	if (n < 0)
 		return err_set(e, -EINVAL, "%s: %s varint in field %llu at byte %zu", what,
-			       n == -EAGAIN ? "truncated" : "malformed",
-			       (unsigned long long)f->num, base + *pos);
+			       n == -EAGAIN ? "truncated" : "malformed", (unsigned long long)f->num,
+			       base + *pos);
 	*pos += (size_t)n;
 	if (f->wt == PB_WT_LEN) {
 		if (f->val > len - *pos)
 			return err_set(e, -EINVAL,
 				       "%s: truncated length-delimited field at byte %zu "
 				       "(length %llu, %zu bytes left)",
-				       what, base + f->start, (unsigned long long)f->val, len - *pos);
+				       what, base + f->start, (unsigned long long)f->val,
+				       len - *pos);
 		f->body = buf + *pos;
 		*pos += (size_t)f->val;
 	}
@@ -82,8 +83,8 @@ static int pb_link_hash(struct pb_link *l, const struct pb_field *f, const char 
 }
 
 /* Decode one PBLink from buf[0..len); off is its offset in the node. */
-static int pb_decode_link(const uint8_t *buf, size_t len, size_t off, size_t idx,
-			  struct pb_link *l, struct errbuf *e)
+static int pb_decode_link(const uint8_t *buf, size_t len, size_t off, size_t idx, struct pb_link *l,
+			  struct errbuf *e)
 {
 	char what[48];
 	struct pb_field f;
@@ -105,8 +106,8 @@ static int pb_decode_link(const uint8_t *buf, size_t len, size_t off, size_t idx
 			return err_set(e, -EINVAL, "%s: duplicate %s", what,
 				       link_field_names[f.num]);
 		if (f.num < last)
-			return err_set(e, -EINVAL, "%s: %s before %s", what,
-				       link_field_names[last], link_field_names[f.num]);
+			return err_set(e, -EINVAL, "%s: %s before %s", what, link_field_names[last],
+				       link_field_names[f.num]);
 		last = f.num;
 		if (f.wt != (f.num == 3 ? PB_WT_VARINT : PB_WT_LEN))
 			return err_set(e, -EINVAL, "%s: %s has wrong wire type %d", what,
@@ -150,16 +151,16 @@ static int pb_scan_node(const uint8_t *buf, size_t len, size_t *nlinks, struct e
 				       f.num == 1 ? "Data" : "Links", f.wt);
 		if (f.num == 1) {
 			if (has_data)
-				return err_set(e, -EINVAL, "dag-pb: duplicate Data field at byte %zu",
-					       f.start);
+				return err_set(e, -EINVAL,
+					       "dag-pb: duplicate Data field at byte %zu", f.start);
 			has_data = true;
 			before_data = n;
 			continue;
 		}
 		if (has_data && before_data > 0)
 			return err_set(e, -EINVAL,
-				       "dag-pb: link %zu at byte %zu: Links on both sides of Data", n,
-				       f.start);
+				       "dag-pb: link %zu at byte %zu: Links on both sides of Data",
+				       n, f.start);
 		if (++n > DAGPB_MAX_LINKS)
 			return err_set(e, -EINVAL, "dag-pb: more than %d links", DAGPB_MAX_LINKS);
 	}

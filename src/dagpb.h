@@ -50,9 +50,9 @@ int pb_encode(const struct pb_node *n, struct dynbuf *out);
 
 /* Low-level protobuf field reader, shared with unixfs.c (added by the dagpb
  * implementer). Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32. */
-#define PB_WT_VARINT 0
+#define PB_WT_VARINT  0
 #define PB_WT_FIXED64 1
-#define PB_WT_LEN 2
+#define PB_WT_LEN     2
 #define PB_WT_FIXED32 5
 
 struct pb_field {

@@ -9,11 +9,11 @@
 #include "varint.h"
 
 #define UFS_HASH_MURMUR3 0x22
-#define UFS_MAX_FANOUT 1024
+#define UFS_MAX_FANOUT	 1024
 #define UFS_NSEC_PER_SEC 1000000000u
 
 static const char *const ufs_field_names[] = {
-	"?", "Type", "Data", "filesize", "blocksizes", "hashType", "fanout", "mode", "mtime",
+    "?", "Type", "Data", "filesize", "blocksizes", "hashType", "fanout", "mode", "mtime",
 };
 
 /* ---- decoding ---- */
@@ -75,14 +75,16 @@ static int ufs_decode_mtime(struct ufs_data *d, const struct pb_field *mf, struc
 			return err_set(e, -EINVAL, "unixfs: mtime: unknown field %llu",
 				       (unsigned long long)f.num);
 		if (f.num <= last)
-			return err_set(e, -EINVAL, "unixfs: mtime: field %llu duplicated or "
-				       "out of order", (unsigned long long)f.num);
+			return err_set(e, -EINVAL,
+				       "unixfs: mtime: field %llu duplicated or out of order",
+				       (unsigned long long)f.num);
 		last = f.num;
 		if (f.num == 1 && f.wt != PB_WT_VARINT)
 			return err_set(e, -EINVAL, "unixfs: mtime: Seconds has wire type %d", f.wt);
 		if (f.num == 2 && f.wt != PB_WT_FIXED32)
 			return err_set(e, -EINVAL,
-				       "unixfs: mtime: FractionalNanoseconds has wire type %d", f.wt);
+				       "unixfs: mtime: FractionalNanoseconds has wire type %d",
+				       f.wt);
 		if (f.num == 1) {
 			d->mtime_sec = (int64_t)f.val; /* two's complement int64 */
 		} else {
@@ -349,8 +351,10 @@ static int unode_hamt(struct unode *n, const struct ufs_data *u, struct errbuf *
 			       (unsigned long long)u->hash_type);
 	if (!u->has_fanout || u->fanout < 2 || u->fanout > UFS_MAX_FANOUT ||
 	    (u->fanout & (u->fanout - 1)))
-		return err_set(e, -EINVAL, "unixfs: HAMT fanout %llu is not a power of two in "
-			       "2..1024", (unsigned long long)u->fanout);
+		return err_set(e, -EINVAL,
+			       "unixfs: HAMT fanout %llu is not a power of two in "
+			       "2..1024",
+			       (unsigned long long)u->fanout);
 	if (unode_popcount(u->data, u->data_len) != n->pb.nlinks)
 		return err_set(e, -EINVAL, "unixfs: HAMT bitfield has %u bits set but %zu links",
 			       unode_popcount(u->data, u->data_len), n->pb.nlinks);

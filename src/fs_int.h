@@ -1,0 +1,30 @@
+/* fs_int: internals shared by the fs_*.c files of the FUSE module. */
+#ifndef MPACK_FS_INT_H
+#define MPACK_FS_INT_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "fstree.h"
+#include "store.h"
+
+struct fstree *fs_tree(fuse_req_t req);
+/* Store options for a request: priority, interrupt polling. */
+void fs_get_opts(fuse_req_t req, int prio, struct store_get_opts *o);
+
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+/* Raise the mount's read_ahead_kb (best effort, needs root). */
+void fs_tune_bdi(const char *mountpoint, unsigned kb);
+
+#endif

@@ -1,0 +1,260 @@
+/* fs_read: open, read (zero-copy from the cache where possible), readahead, release. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "fs.h"
+#include "fs_int.h"
+#include "log.h"
+
+#define FS_MAX_EXTENTS 64
+
+struct fh {
+	struct fsn *n;
+	struct dag_file *df; /* FSN_FILE; borrowed from the node */
+	char *mem;	     /* FSN_STATS snapshot, owned */
+	size_t mem_len;
+	pthread_mutex_t lock; /* protects the readahead state below */
+	uint64_t next_off;    /* where a sequential reader reads next */
+	uint64_t window;      /* current readahead window in bytes */
+	uint64_t ra_end;      /* prefetch issued up to here */
+};
+
+static struct fh *fh_of(struct fuse_file_info *fi)
+{
+	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fstree *t = fs_tree(req);
+	struct fsn *n = fstree_get(t, ino);
+	struct store_get_opts o;
+	struct errbuf e = {{0}};
+	struct fh *h;
+	int rc = 0;
+
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (n->kind == FSN_DIR || n->kind == FSN_UFS_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	h->n = n;
+	if (n->kind == FSN_FILE) {
+		fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
+		rc = fstree_open_file(t, n, &o, &h->df, &e);
+	} else if (n->kind == FSN_STATS) {
+		h->mem = fstree_stats_json(t);
+		h->mem_len = h->mem ? strlen(h->mem) : 0;
+		rc = h->mem ? 0 : -ENOMEM;
+		fi->direct_io = 1; /* generated per open; size unknown to stat */
+	}
+	if (rc < 0) {
+		if (rc != -EINTR)
+			log_warn("open %s: %s", n->name, e.msg[0] ? e.msg : strerror(-rc));
+		free(h->mem);
+		free(h);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (n->kind != FSN_STATS)
+		fi->keep_cache = 1;
+	fi->noflush = 1;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fh *h = fh_of(fi);
+
+	(void)ino;
+	pthread_mutex_destroy(&h->lock);
+	free(h->mem);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+/* Grow the window on sequential access and prefetch whole leaves ahead. */
+static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size)
+{
+	struct store_get_opts o = {.prio = FETCH_PRIO_READAHEAD};
+	struct dag_extent ext[FS_MAX_EXTENTS];
+	uint64_t end = off + size, from, to, fsize = dag_file_size(h->df);
+	int n, i;
+
+	pthread_mutex_lock(&h->lock);
+	if (off <= h->next_off + h->window && end > h->next_off) {
+		h->window = h->window ? h->window * 2 : FS_RA_MIN;
+		if (h->window > FS_RA_MAX)
+			h->window = FS_RA_MAX;
+	} else if (off != 0) {
+		h->window = 0;
+	}
+	h->next_off = end;
+	from = h->ra_end > end ? h->ra_end : end;
+	to = end + h->window < fsize ? end + h->window : fsize;
+	if (to > from)
+		h->ra_end = to;
+	pthread_mutex_unlock(&h->lock);
+	while (to > from) {
+		n = dag_file_extents(h->df, from, to - from, ext, FS_MAX_EXTENTS, &o, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++)
+			if (!ext[i].inline_data)
+				store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_READAHEAD);
+		from = ext[n - 1].file_off + ext[n - 1].len;
+	}
+}
+
+/* Zero-copy when every extent is a raw leaf; otherwise read into a buffer. */
+static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off,
+			size_t size, struct errbuf *e)
+{
+	struct dag_extent ext[FS_MAX_EXTENTS];
+	struct store_block blk[FS_MAX_EXTENTS];
+	struct iovec iov[FS_MAX_EXTENTS];
+	struct store_get_opts o;
+	int n, i, got = 0, rc = 0;
+
+	fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
+	n = dag_file_extents(h->df, off, size, ext, FS_MAX_EXTENTS, &o, e);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (ext[i].inline_data || ext[i].leaf.codec != CID_CODEC_RAW)
+			return 1; /* caller falls back to copying */
+	for (i = 1; i < n; i++) /* start the other fetches before waiting on the first */
+		store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
+	for (got = 0; got < n && rc == 0; got++)
+		rc = store_get(fstree_store(t), &ext[got].leaf, &o, &blk[got], e);
+	if (rc < 0) {
+		got--;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t start = off > ext[i].file_off ? off - ext[i].file_off : 0;
+		uint64_t stop = off + size - ext[i].file_off;
+
+		if (stop > ext[i].len)
+			stop = ext[i].len;
+		if (ext[i].leaf_data_off + stop > blk[i].len) {
+			rc = err_set(e, -EIO, "leaf %s shorter than its extent", cid_str(&ext[i].leaf));
+			goto out;
+		}
+		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;
+		iov[i].iov_len = stop - start;
+	}
+	fuse_reply_iov(req, iov, n); /* one writev straight from the cache's map */
+out:
+	for (i = 0; i < got; i++)
+		store_block_release(fstree_store(t), &blk[i]);
+	return rc;
+}
+
+static void read_file(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off, size_t size)
+{
+	struct store_get_opts o;
+	struct errbuf e = {{0}};
+	uint64_t fsize = dag_file_size(h->df);
+	ssize_t got;
+	char *buf;
+	int rc;
+
+	if (off >= fsize || size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > fsize - off)
+		size = (size_t)(fsize - off);
+	rc = read_extents(req, t, h, off, size, &e);
+	if (rc == 1) {
+		fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
+		buf = malloc(size);
+		got = buf ? dag_file_read(h->df, off, size, buf, &o, &e) : -ENOMEM;
+		rc = got < 0 ? (int)got : 0;
+		if (got >= 0)
+			fuse_reply_buf(req, buf, (size_t)got);
+		free(buf);
+	}
+	if (rc < 0) {
+		if (rc != -EINTR)
+			log_warn("read %s @%" PRIu64 "+%zu: %s", h->n->name, off, size,
+				 e.msg[0] ? e.msg : strerror(-rc));
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	ra_advance(t, h, off, size);
+}
+
+void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fh *h = fh_of(fi);
+	const uint8_t *mem = NULL;
+	size_t len = 0;
+
+	(void)ino;
+	if (h->df) {
+		read_file(req, fs_tree(req), h, (uint64_t)off, size);
+		return;
+	}
+	if (h->n->kind == FSN_STATS) {
+		mem = (const uint8_t *)h->mem;
+		len = h->mem_len;
+	} else if (h->n->kind == FSN_MEM) {
+		mem = h->n->mem;
+		len = h->n->size;
+	}
+	if ((uint64_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	fuse_reply_buf(req, (const char *)mem + off, size);
+}
+
+void fs_tune_bdi(const char *mountpoint, unsigned kb)
+{
+	char line[4096], path[128], mnt[4096];
+	unsigned maj, min;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
+		    !strcmp(mnt, mountpoint))
+			found = 1;
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	f = fopen(path, "w");
+	if (!f) {
+		log_debug("cannot raise read_ahead_kb (%s): %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%u\n", kb);
+	fclose(f);
+	log_info("read_ahead_kb=%u on %s", kb, path);
+}
