@@ -11,14 +11,14 @@
 
 #define CID_MH_IDENTITY 0x00
 #define CID_MH_SHA2_256 0x12
-#define CID_DIGEST_MAX 128 /* longest digest accepted; equals MH_IDENTITY_MAX */
+#define CID_DIGEST_MAX	128 /* longest digest accepted; equals MH_IDENTITY_MAX */
 #define CID_V0_TEXT_LEN 46
-#define CID_V0_BIN_LEN 34
-#define CID_TEXT_MAX MBASE_BASEX_MAX /* longest text cid_parse looks at */
+#define CID_V0_BIN_LEN	34
+#define CID_TEXT_MAX	MBASE_BASEX_MAX /* longest text cid_parse looks at */
 
 /* Read one varint field at *pos; `what` names it in messages. */
-static int cid_varint(const uint8_t *buf, size_t len, size_t *pos, const char *what,
-		      uint64_t *v, struct errbuf *e)
+static int cid_varint(const uint8_t *buf, size_t len, size_t *pos, const char *what, uint64_t *v,
+		      struct errbuf *e)
 {
 	int n = varint_decode(buf + *pos, len - *pos, v);
 

@@ -13,11 +13,11 @@
 
 #include "errbuf.h"
 
-#define CID_CODEC_RAW 0x55
-#define CID_CODEC_DAG_PB 0x70
+#define CID_CODEC_RAW	   0x55
+#define CID_CODEC_DAG_PB   0x70
 #define CID_CODEC_DAG_CBOR 0x71
 
-#define CID_MAX_BIN 168	 /* version + codec + mh code + len varints + 128-byte digest */
+#define CID_MAX_BIN  168 /* version + codec + mh code + len varints + 128-byte digest */
 #define CID_MAX_TEXT 288 /* base32 of CID_MAX_BIN plus prefix and NUL */
 
 struct cid {

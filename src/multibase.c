@@ -20,7 +20,7 @@ struct mb_alpha {
 	const char *name;
 };
 
-static const struct mb_alpha MB_ALPHA_B58 = { MB_B58, 58, "base58" };
+static const struct mb_alpha MB_ALPHA_B58 = {MB_B58, 58, "base58"};
 
 /* Index of c in the alphabet, or -1. */
 static int mb_index(const struct mb_alpha *a, char c)
@@ -63,7 +63,7 @@ static void mb_reverse(uint8_t *p, size_t n)
 static int b32_decode(const char *chars, const char *text, size_t len, uint8_t *out, size_t cap,
 		      struct errbuf *e)
 {
-	const struct mb_alpha a = { chars, 32, "base32" };
+	const struct mb_alpha a = {chars, 32, "base32"};
 	size_t i, n = 0, rem = len % 8;
 	uint32_t acc = 0;
 	unsigned bits = 0;
@@ -96,7 +96,7 @@ static int b32_decode(const char *chars, const char *text, size_t len, uint8_t *
 static int b16_decode(const char *chars, const char *text, size_t len, uint8_t *out, size_t cap,
 		      struct errbuf *e)
 {
-	const struct mb_alpha a = { chars, 16, "base16" };
+	const struct mb_alpha a = {chars, 16, "base16"};
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -151,8 +151,8 @@ static int bx_decode(const struct mb_alpha *a, const char *text, size_t len, uin
 int mbase_decode(char prefix, const char *text, size_t len, uint8_t *out, size_t cap,
 		 struct errbuf *e)
 {
-	static const struct mb_alpha b36l = { MB_B36_LOWER, 36, "base36" };
-	static const struct mb_alpha b36u = { MB_B36_UPPER, 36, "base36" };
+	static const struct mb_alpha b36l = {MB_B36_LOWER, 36, "base36"};
+	static const struct mb_alpha b36u = {MB_B36_UPPER, 36, "base36"};
 
 	if (cap > INT_MAX)
 		cap = INT_MAX;
@@ -252,7 +252,7 @@ static int bx_encode(const struct mb_alpha *a, const uint8_t *data, size_t len, 
 
 int mbase_encode(char prefix, const uint8_t *data, size_t len, char *out, size_t cap)
 {
-	static const struct mb_alpha b36l = { MB_B36_LOWER, 36, "base36" };
+	static const struct mb_alpha b36l = {MB_B36_LOWER, 36, "base36"};
 
 	if (prefix != 'b' && prefix != 'z' && prefix != 'k' && prefix != 'f')
 		return -ENOTSUP;

@@ -55,8 +55,8 @@ static int mh_unsupported(const struct cid *c, struct errbuf *e)
 
 	if (mh_is_known(c->mh_code))
 		return err_set(e, -ENOTSUP, "unsupported multihash 0x%llx (%s) in block %s",
-			       (unsigned long long)c->mh_code, mh_name(c->mh_code, tmp, sizeof(tmp)),
-			       cid_str(c));
+			       (unsigned long long)c->mh_code,
+			       mh_name(c->mh_code, tmp, sizeof(tmp)), cid_str(c));
 	return err_set(e, -ENOTSUP, "unsupported multihash 0x%llx in block %s",
 		       (unsigned long long)c->mh_code, cid_str(c));
 }
@@ -76,6 +76,11 @@ static void mh_hex(const uint8_t *p, size_t n, char *out)
 {
 	size_t i, k = n > MH_HEX_MAX ? MH_HEX_MAX : n;
 
+	if (n == 0) {
+		strcpy(out, "(empty)");
+		return;
+	}
+
 	for (i = 0; i < k; i++)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 	out[2 * k] = '\0';
@@ -83,15 +88,14 @@ static void mh_hex(const uint8_t *p, size_t n, char *out)
 		strcpy(out + 2 * k, "...");
 }
 
-static int mh_mismatch(const struct cid *c, const uint8_t *got, size_t got_len,
-		       struct errbuf *e)
+static int mh_mismatch(const struct cid *c, const uint8_t *got, size_t got_len, struct errbuf *e)
 {
 	char want_hex[2 * MH_HEX_MAX + 4], got_hex[2 * MH_HEX_MAX + 4];
 
 	mh_hex(cid_digest(c), c->digest_len, want_hex);
 	mh_hex(got, got_len, got_hex);
-	return err_set(e, -EIO, "block %s hash mismatch: expected %s, got %s", cid_str(c),
-		       want_hex, got_hex);
+	return err_set(e, -EIO, "block %s hash mismatch: expected %s, got %s", cid_str(c), want_hex,
+		       got_hex);
 }
 
 static int mh_verify_sha256(const struct cid *c, const void *data, size_t len, struct errbuf *e)
@@ -107,8 +111,7 @@ static int mh_verify_sha256(const struct cid *c, const void *data, size_t len, s
 	return 0;
 }
 
-static int mh_verify_identity(const struct cid *c, const void *data, size_t len,
-			      struct errbuf *e)
+static int mh_verify_identity(const struct cid *c, const void *data, size_t len, struct errbuf *e)
 {
 	if (c->digest_len > MH_IDENTITY_MAX)
 		return err_set(e, -ENOTSUP, "block %s: identity digest over %d bytes", cid_str(c),
