@@ -8,7 +8,11 @@ import os
 import struct
 import sys
 
+import warnings
+
 import torch
+
+warnings.filterwarnings("ignore", message="The given buffer is not writable")
 
 DTYPES = {"F32": torch.float32, "F16": torch.float16, "I64": torch.int64}
 
