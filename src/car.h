@@ -52,7 +52,9 @@ int car_header_encode(const struct cid *roots, size_t nroots, uint8_t *out, size
 struct car_writer;
 int car_writer_new(car_write_fn wr, void *ctx, const struct cid *roots, size_t nroots,
 		   struct car_writer **out);
-/* Append one section. Returns 0 or the write callback's error. */
+/* Append one section. Returns 0 or the write callback's error; -EFBIG if
+ * len > BLOCK_MAX and -EINVAL for an empty CID (sections the reader would
+ * refuse are never written). */
 int car_writer_put(struct car_writer *w, const struct cid *cid, const void *block, size_t len);
 /* Bytes written so far (header included). */
 uint64_t car_writer_offset(const struct car_writer *w);
