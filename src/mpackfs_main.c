@@ -106,10 +106,12 @@ static int split_o(struct mount_ctx *m, const char *list, struct fuse_args *fa, 
 	return rc < 0 ? rc : 0;
 }
 
+/* mount.fuse3 runs "mpackfs SOURCE MOUNTPOINT -o ...": a leading source is ignored. */
 static int parse_args(struct mount_ctx *m, int argc, char **argv, struct fuse_args *fa,
 		      struct errbuf *e)
 {
-	int i = 1, rc;
+	const char *pos[2];
+	int i = 1, rc, npos = 0;
 
 	fuse_opt_add_arg(fa, argv[0]);
 	while (i < argc) {
@@ -147,11 +149,18 @@ static int parse_args(struct mount_ctx *m, int argc, char **argv, struct fuse_ar
 				return rc;
 		} else if (!strncmp(a, "--", 2)) {
 			return err_set(e, -EINVAL, "unknown option '%s' (see mpackfs --help)", a);
-		} else {
+		} else if (a[0] == '-' && a[1]) {
 			fuse_opt_add_arg(fa, a);
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			return err_set(e, -EINVAL, "unexpected argument '%s' (usage: mpackfs "
+						   "[options] MOUNTPOINT)", a);
 		}
 		i++;
 	}
+	if (npos)
+		fuse_opt_add_arg(fa, pos[npos - 1]);
 	return 0;
 }
 
