@@ -62,7 +62,7 @@ void imp_file_free(struct imp_file *f);
 /* Build a directory node over entries (any order: sorted here). Names must be
  * unique and contain no '/'. Emits the node through fn. Directories whose
  * estimated node size would exceed 256 KiB are built as a HAMT (fanout 256,
- * murmur3) exactly as Kubo does; -ENOTSUP if that is not implemented. */
+ * murmur3) exactly as Kubo and the JS importer do. */
 struct imp_dirent {
 	const char *name;
 	struct imp_result r;

@@ -35,8 +35,8 @@ try {
     blocks.push({ cid: cid.toString(), size: bytes.length, ok })
   }
   console.log(JSON.stringify({ version: it.version, roots, blocks, bad }))
-  process.exit(bad ? 1 : 0)
+  process.exitCode = bad ? 1 : 0
 } catch (err) {
   console.error(`car_read: ${file}: ${err.message}`)
-  process.exit(2)
+  process.exitCode = 2
 }
