@@ -82,7 +82,8 @@ int fetcher_new(const struct fetch_cfg *cfg, struct fetcher **out, struct errbuf
 /* Cancels outstanding requests (callbacks get -ECANCELED) and joins threads. */
 void fetcher_free(struct fetcher *f);
 
-/* Called exactly once per submit, from a fetch thread. On success status is 0
+/* Called exactly once per submit, from a fetch thread (never call fetcher_free
+ * from it: it would join its own thread; fetcher_submit is fine). On success status is 0
  * and data (malloc'd, ownership passes to the callback: free() it) holds the
  * verified block. On failure data is NULL, status is -ENOENT, -ETIMEDOUT,
  * -EIO or -ECANCELED and why is one line saying what each source answered. */
