@@ -70,6 +70,9 @@ $(B)/mpackfs: $(B)/obj/mpackfs_main.o $(B)/libmpack.a
 $(B)/test_%: tests/unit/test_%.c tests/unit/check.h $$(call deps_of,tests/unit/test_%.c)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(filter %.o,$^) $(LDLIBS)
 
+$(B)/cachetool: tests/tools/cachetool.c $$(call deps_of,tests/tools/cachetool.c)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
+
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -Wall -Wextra -Werror \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 build-fuzz/obj/%.o: src/%.c
@@ -84,7 +87,7 @@ deps:
 unit: $(UNIT_BINS)
 	./scripts/run-unit.sh $(UNIT_BINS)
 
-integration: $(PROGS)
+integration: $(PROGS) $(B)/cachetool
 	MPACK_BUILD=$(B) ./scripts/run-integration.sh
 
 test: unit integration

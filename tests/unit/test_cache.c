@@ -1,0 +1,858 @@
+/* test_cache: unit tests of the LMDB block cache (put/get, LRU, pins, scrub, threads,
+ * several processes, map full, map resize). */
+/* deps: cache cache_write cache_pin cache_scrub cid multihash multibase varint errbuf log dynbuf */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "cache_int.h"
+#include "check.h"
+#include "cid.h"
+#include "log.h"
+#include "multihash.h"
+
+static char base_dir[] = "/tmp/test_cache.XXXXXX";
+static int dir_seq;
+
+static char *new_dir(void)
+{
+	static char path[4][256];
+	char *p = path[dir_seq % 4];
+
+	snprintf(p, sizeof(path[0]), "%s/c%d", base_dir, dir_seq++);
+	return p;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+/* Deterministic block `idx` of a stream `seed`, with its raw CIDv1. */
+static void make_block(uint64_t seed, uint64_t idx, uint8_t *buf, size_t len, struct cid *cid)
+{
+	uint64_t s = (seed * 0x9e3779b97f4a7c15ull) ^ (idx + 1) ^ 0x5bd1e995;
+
+	for (size_t i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			rng_next(&s);
+		buf[i] = (uint8_t)(s >> (8 * (i % 8)));
+	}
+	cid_for_block(1, CID_CODEC_RAW, buf, len, cid);
+}
+
+static struct cache *open_cache(const char *dir, uint64_t max, bool ro)
+{
+	struct cache_opts o = {.dir = dir, .max_bytes = max, .readonly = ro};
+	struct cache *c = NULL;
+	struct errbuf e = {{0}};
+	int rc = cache_open(&o, &c, &e);
+
+	CHECK(rc == 0, "cache_open %s: %d %s", dir, rc, e.msg);
+	return c;
+}
+
+static void check_consistent(struct cache *c, const char *when)
+{
+	struct errbuf e = {{0}};
+	int rc = cache_check_consistency(c, &e);
+
+	CHECK(rc == 0, "%s: inconsistent: %s", when, e.msg);
+}
+
+/* 0 if cid is cached with exactly data/len. */
+static int view_matches(struct cache *c, const struct cid *cid, const void *data, size_t len)
+{
+	struct cache_view v;
+	int rc = cache_view_get(c, cid, &v);
+
+	if (rc)
+		return rc;
+	rc = v.len == len && (len == 0 || memcmp(v.data, data, len) == 0) ? 0 : -EBADMSG;
+	cache_view_release(c, &v);
+	return rc;
+}
+
+static int put_block(struct cache *c, uint64_t seed, uint64_t idx, size_t len)
+{
+	static uint8_t buf[BLOCK_MAX + 1];
+	struct cid cid;
+
+	make_block(seed, idx, buf, len, &cid);
+	return cache_put(c, &cid, buf, len);
+}
+
+static bool has_block(struct cache *c, uint64_t seed, uint64_t idx, size_t len)
+{
+	static uint8_t buf[BLOCK_MAX];
+	struct cid cid;
+
+	make_block(seed, idx, buf, len, &cid);
+	return cache_has(c, &cid) == 1;
+}
+
+static void test_open_errors(void)
+{
+	struct cache_opts o = {0};
+	struct cache *c = (struct cache *)1;
+	struct errbuf e = {{0}};
+	char path[300];
+	int fd, rc;
+
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK(c == NULL, "out not cleared");
+	CHECK(strstr(e.msg, "directory"), "msg: %s", e.msg);
+
+	/* a regular file where the directory should be */
+	snprintf(path, sizeof(path), "%s/afile", base_dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	o.dir = path;
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -ENOTDIR);
+	CHECK(strstr(e.msg, path), "msg: %s", e.msg);
+
+	/* a foreign data.mdb */
+	o.dir = new_dir();
+	mkdir(o.dir, 0700);
+	snprintf(path, sizeof(path), "%s/data.mdb", o.dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	for (int i = 0; i < 64; i++)
+		CHECK(write(fd, "this is not an LMDB file, just some text..\n", 44) == 44, "write");
+	close(fd);
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK(strstr(e.msg, o.dir) && strstr(e.msg, "LMDB"), "msg: %s", e.msg);
+
+	/* read-only where there is nothing */
+	o.dir = new_dir();
+	o.readonly = true;
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -ENOENT);
+	CHECK(strstr(e.msg, o.dir), "msg: %s", e.msg);
+	mkdir(o.dir, 0700);
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -ENOENT);
+	CHECK(strstr(e.msg, o.dir), "msg: %s", e.msg);
+
+	o.readonly = false;
+	o.max_bytes = 1ull << 62;
+	rc = cache_open(&o, &c, &e);
+	CHECK_EQ_INT(rc, -EINVAL);
+	CHECK(strstr(e.msg, "too large"), "msg: %s", e.msg);
+	cache_close(NULL);
+}
+
+static void test_round_trip(void)
+{
+	static uint8_t buf[BLOCK_MAX + 1];
+	struct cache *c = open_cache(new_dir(), 4 << 20, false);
+	struct cache_stats st;
+	struct cache_view v;
+	struct cid cid, v0, v1pb, bad;
+
+	make_block(1, 1, buf, 1000, &cid);
+	CHECK_EQ_INT(cache_has(c, &cid), 0);
+	CHECK_EQ_INT(cache_view_get(c, &cid, &v), -ENOENT);
+	CHECK(v.txn == NULL && v.data == NULL, "view not cleared on miss");
+	CHECK_EQ_INT(cache_put(c, &cid, buf, 1000), 0);
+	CHECK_EQ_INT(cache_put(c, &cid, buf, 1000), 0); /* already present */
+	CHECK_EQ_INT(cache_has(c, &cid), 1);
+	CHECK_EQ_INT(view_matches(c, &cid, buf, 1000), 0);
+
+	/* CIDv0, CIDv1 dag-pb and raw of the same bytes share one entry */
+	cid_for_block(0, CID_CODEC_DAG_PB, buf + 1000, 500, &v0);
+	memcpy(buf + 2000, buf + 1000, 500);
+	CHECK_EQ_INT(cache_put(c, &v0, buf + 1000, 500), 0);
+	cid_to_v1(&v0, &v1pb);
+	CHECK_EQ_INT(view_matches(c, &v1pb, buf + 2000, 500), 0);
+	cid_for_block(1, CID_CODEC_RAW, buf + 2000, 500, &v1pb);
+	CHECK_EQ_INT(view_matches(c, &v1pb, buf + 2000, 500), 0);
+	CHECK_EQ_INT(cache_put(c, &v1pb, buf + 2000, 500), 0);
+
+	/* empty block */
+	cid_for_block(1, CID_CODEC_RAW, buf, 0, &bad);
+	CHECK_EQ_INT(cache_put(c, &bad, buf, 0), 0);
+	CHECK_EQ_INT(view_matches(c, &bad, buf, 0), 0);
+
+	CHECK_EQ_INT(cache_stats_get(c, &st), 0);
+	CHECK_EQ_INT(st.blocks, 3);
+	CHECK_EQ_INT(st.bytes, 1500);
+	CHECK_EQ_INT(st.max_bytes, 4 << 20);
+	CHECK_EQ_INT(st.puts, 3);
+	CHECK_EQ_INT(st.hits, 4);
+	CHECK_EQ_INT(st.misses, 1);
+	CHECK(st.file_bytes > 0, "file_bytes %llu", (unsigned long long)st.file_bytes);
+
+	/* refusals */
+	make_block(1, 2, buf, BLOCK_MAX + 1, &cid);
+	CHECK_EQ_INT(cache_put(c, &cid, buf, BLOCK_MAX + 1), -EFBIG);
+	make_block(1, 3, buf, BLOCK_MAX, &cid);
+	CHECK_EQ_INT(cache_put(c, &cid, buf, BLOCK_MAX), 0);
+	CHECK_EQ_INT(view_matches(c, &cid, buf, BLOCK_MAX), 0);
+	memset(&bad, 0, sizeof(bad));
+	CHECK_EQ_INT(cache_put(c, &bad, buf, 10), -EINVAL);
+	CHECK_EQ_INT(cache_view_get(c, &bad, &v), -EINVAL);
+	CHECK_EQ_INT(cache_has(c, &bad), 0);
+	CHECK_EQ_INT(cache_put(c, &cid, NULL, 10), -EINVAL);
+
+	CHECK_EQ_INT(cache_delete(c, &cid), 0);
+	CHECK_EQ_INT(cache_delete(c, &cid), -ENOENT);
+	CHECK_EQ_INT(cache_has(c, &cid), 0);
+	check_consistent(c, "round trip");
+	cache_close(c);
+}
+
+static void test_readonly_and_reopen(void)
+{
+	static uint8_t buf[4096];
+	const char *dir = new_dir();
+	struct cache *c = open_cache(dir, 1 << 20, false);
+	struct cache_stats st;
+	struct cid cid;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		CHECK_EQ_INT(put_block(c, 2, i, 100 + i), 0);
+	memset(&cid, 0, sizeof(cid));
+	CHECK_EQ_INT(cache_pack_add(c, &cid, NULL), -EINVAL);
+	cache_close(c);
+
+	c = open_cache(dir, 1 << 20, true);
+	if (!c)
+		return;
+	make_block(2, 3, buf, 103, &cid);
+	CHECK_EQ_INT(view_matches(c, &cid, buf, 103), 0);
+	CHECK_EQ_INT(cache_put(c, &cid, buf, 103), -EROFS);
+	CHECK_EQ_INT(cache_delete(c, &cid), -EROFS);
+	CHECK_EQ_INT(cache_pin_add(c, &cid, &cid), -EROFS);
+	CHECK_EQ_INT(cache_gc(c, 0, NULL), -EROFS);
+	CHECK_EQ_INT(cache_clear(c), -EROFS);
+	CHECK_EQ_INT(cache_stats_get(c, &st), 0);
+	CHECK_EQ_INT(st.blocks, 20);
+	cache_close(c);
+
+	c = open_cache(dir, 1 << 20, false);
+	for (i = 0; i < 20; i++)
+		CHECK(has_block(c, 2, i, 100 + i), "block %d lost on reopen", i);
+	check_consistent(c, "reopen");
+	cache_close(c);
+}
+
+/* Fills a 10-block cache, reads `a`, flushes touches by `how`, adds one: b must go. */
+static void lru_case(int how)
+{
+	struct cache *c = open_cache(new_dir(), 10 * 1000, false);
+	static uint8_t buf[1000];
+	struct cid a;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		CHECK_EQ_INT(put_block(c, 3, i, 1000), 0);
+	make_block(3, 0, buf, 1000, &a);
+	CHECK_EQ_INT(view_matches(c, &a, buf, 1000), 0);
+	if (how == 0) {
+		cache_maintain(c);
+	} else {
+		struct cid j;
+
+		make_block(3, 9, buf, 1000, &j);
+		for (i = 0; i < CACHE_TOUCH_BATCH; i++) /* the last get flushes a full queue */
+			CHECK_EQ_INT(view_matches(c, &j, buf, 1000), 0);
+	}
+	CHECK_EQ_INT(put_block(c, 3, 10, 1000), 0);
+	CHECK(has_block(c, 3, 0, 1000), "recently read block evicted (how %d)", how);
+	CHECK(!has_block(c, 3, 1, 1000), "LRU block kept (how %d)", how);
+	CHECK(has_block(c, 3, 2, 1000), "second LRU block evicted (how %d)", how);
+	check_consistent(c, "lru");
+	cache_close(c);
+}
+
+static void test_lru(void)
+{
+	lru_case(0);
+	lru_case(1);
+}
+
+static void test_random_workload(void)
+{
+	const uint64_t max = 256 << 10;
+	struct cache *c = open_cache(new_dir(), max, false);
+	static uint8_t buf[16384];
+	uint64_t s = 42, bound = max + max / 4 + CACHE_MAP_SLACK;
+	struct cache_stats st;
+	struct cid cid;
+	int over = 0, bad = 0, hits = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		uint64_t idx = rng_next(&s) % 400;
+		size_t len = 1 + idx * 37 % 16000;
+
+		if (rng_next(&s) % 3 == 0) {
+			make_block(4, idx, buf, len, &cid);
+			int rc = view_matches(c, &cid, buf, len);
+
+			bad += rc != 0 && rc != -ENOENT;
+			hits += rc == 0;
+			continue;
+		}
+		CHECK_EQ_INT(put_block(c, 4, idx, len), 0);
+		cache_stats_get(c, &st);
+		over += st.bytes > max;
+		if (i % 500 == 0)
+			cache_maintain(c);
+	}
+	CHECK_EQ_INT(over, 0);
+	CHECK_EQ_INT(bad, 0);
+	CHECK(hits > 50, "only %d hits", hits);
+	cache_stats_get(c, &st);
+	CHECK(st.evictions > 100, "only %llu evictions", (unsigned long long)st.evictions);
+	CHECK(st.file_bytes <= bound, "file %llu > %llu", (unsigned long long)st.file_bytes,
+	      (unsigned long long)bound);
+	check_consistent(c, "random workload");
+	cache_close(c);
+}
+
+static int count_root(void *ctx, const struct cid *root)
+{
+	(void)root;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int stop_at_first(void *ctx, const struct cid *root)
+{
+	*(struct cid *)ctx = *root;
+	return 7;
+}
+
+static void test_pins(void)
+{
+	struct cache *c = open_cache(new_dir(), 20 * 1000, false);
+	static uint8_t buf[1000];
+	struct cid root, root2, blk[5], got;
+	struct cache_stats st;
+	uint64_t ev;
+	int n = 0;
+
+	cid_for_block(1, CID_CODEC_DAG_PB, "root", 4, &root);
+	cid_for_block(0, CID_CODEC_DAG_PB, "root2", 5, &root2);
+	/* pin 0,1 before they are cached, 2,3 after; 3 also by root2 */
+	for (int i = 0; i < 5; i++)
+		make_block(5, i, buf, 1000, &blk[i]);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &blk[0]), 0);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &blk[1]), 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(put_block(c, 5, i, 1000), 0);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &blk[2]), 0);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &blk[3]), 0);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &blk[3]), 0); /* twice: no-op */
+	CHECK_EQ_INT(cache_pin_add(c, &root2, &blk[3]), 0);
+	CHECK(cache_is_pinned(c, &blk[0]) && cache_is_pinned(c, &blk[3]), "not pinned");
+	CHECK(!cache_is_pinned(c, &blk[4]), "4 pinned");
+	cache_stats_get(c, &st);
+	CHECK_EQ_INT(st.pinned_blocks, 4);
+	CHECK_EQ_INT(cache_pins_foreach(c, count_root, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(cache_pins_foreach(c, stop_at_first, &got), 7);
+	CHECK(cid_equal(&got, &root) || cid_equal(&got, &root2), "foreach root differs");
+	check_consistent(c, "pins");
+
+	/* a workload far over max_bytes keeps the pinned blocks */
+	for (int i = 100; i < 200; i++)
+		CHECK_EQ_INT(put_block(c, 5, i, 1000), 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(has_block(c, 5, i, 1000), "pinned block %d evicted", i);
+	CHECK(!has_block(c, 5, 4, 1000), "unpinned block 4 kept");
+	CHECK_EQ_INT(cache_gc(c, 0, &ev), 0);
+	CHECK_EQ_INT(ev, 16);
+	cache_stats_get(c, &st);
+	CHECK_EQ_INT(st.bytes, 4000);
+	CHECK_EQ_INT(st.blocks, 4);
+	for (int i = 0; i < 4; i++)
+		CHECK(has_block(c, 5, i, 1000), "pinned block %d gone after gc", i);
+
+	/* unpin: blocks pinned by another root stay */
+	CHECK_EQ_INT(cache_unpin(c, &root), 0);
+	CHECK_EQ_INT(cache_unpin(c, &root), -ENOENT);
+	CHECK(!cache_is_pinned(c, &blk[0]) && cache_is_pinned(c, &blk[3]), "unpin wrong");
+	n = 0;
+	cache_pins_foreach(c, count_root, &n);
+	CHECK_EQ_INT(n, 1);
+	check_consistent(c, "unpin");
+	CHECK_EQ_INT(cache_gc(c, 0, &ev), 0);
+	CHECK_EQ_INT(ev, 3);
+	CHECK(has_block(c, 5, 3, 1000) && !has_block(c, 5, 0, 1000), "gc after unpin");
+	CHECK_EQ_INT(cache_unpin(c, &root2), 0);
+	cache_stats_get(c, &st);
+	CHECK_EQ_INT(st.pinned_blocks, 0);
+	check_consistent(c, "unpin 2");
+	cache_close(c);
+}
+
+static void test_enospc(void)
+{
+	struct cache *c = open_cache(new_dir(), 10 * 1000, false);
+	static uint8_t buf[1000];
+	struct cid root, b;
+	struct cache_stats st;
+
+	cid_for_block(1, CID_CODEC_DAG_PB, "r", 1, &root);
+	for (int i = 0; i < 10; i++) {
+		CHECK_EQ_INT(put_block(c, 6, i, 1000), 0);
+		make_block(6, i, buf, 1000, &b);
+		CHECK_EQ_INT(cache_pin_add(c, &root, &b), 0);
+	}
+	CHECK_EQ_INT(put_block(c, 6, 99, 1000), -ENOSPC);
+	CHECK_EQ_INT(put_block(c, 6, 98, 1), -ENOSPC);
+	CHECK_EQ_INT(put_block(c, 6, 97, 20000), -ENOSPC); /* over max_bytes */
+	cache_stats_get(c, &st);
+	CHECK_EQ_INT(st.blocks, 10);
+	CHECK_EQ_INT(cache_unpin(c, &root), 0);
+	CHECK_EQ_INT(put_block(c, 6, 99, 1000), 0);
+	CHECK(!has_block(c, 6, 0, 1000), "oldest unpinned block kept");
+	check_consistent(c, "enospc");
+	cache_close(c);
+}
+
+static void test_gc_clear(void)
+{
+	struct cache *c = open_cache(new_dir(), 1 << 20, false);
+	struct cache_stats st;
+	struct cid root;
+	uint64_t ev;
+	static uint8_t b[100];
+	struct cid bc;
+
+	for (int i = 0; i < 3000; i++)
+		CHECK_EQ_INT(put_block(c, 7, i, 100), 0);
+	CHECK_EQ_INT(cache_gc(c, 150000, &ev), 0);
+	cache_stats_get(c, &st);
+	CHECK(st.bytes <= 150000 && st.bytes > 149000, "bytes %llu", (unsigned long long)st.bytes);
+	CHECK_EQ_INT(ev, 1500);
+	CHECK(!has_block(c, 7, 1499, 100) && has_block(c, 7, 1500, 100), "gc order");
+	CHECK_EQ_INT(cache_gc(c, 1 << 30, &ev), 0);
+	CHECK_EQ_INT(ev, 0);
+
+	cid_for_block(1, CID_CODEC_DAG_PB, "p", 1, &root);
+	make_block(7, 2000, b, 100, &bc);
+	CHECK_EQ_INT(cache_pin_add(c, &root, &bc), 0);
+	CHECK_EQ_INT(cache_pack_add(c, &root, "llama"), 0);
+	CHECK_EQ_INT(cache_clear(c), 0);
+	cache_stats_get(c, &st);
+	CHECK(st.blocks == 0 && st.bytes == 0 && st.pinned_blocks == 0, "not cleared");
+	CHECK(!cache_is_pinned(c, &bc), "pin survived clear");
+	int n = 0;
+	cache_pins_foreach(c, count_root, &n);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(put_block(c, 7, 1, 100), 0);
+	check_consistent(c, "clear");
+	cache_close(c);
+}
+
+struct pack_seen {
+	int n, labelled;
+	char label[64];
+};
+
+static int pack_cb(void *ctx, const struct cid *root, const char *label)
+{
+	struct pack_seen *s = ctx;
+
+	(void)root;
+	s->n++;
+	if (label) {
+		s->labelled++;
+		snprintf(s->label, sizeof(s->label), "%s", label);
+	}
+	return 0;
+}
+
+static void test_packs(void)
+{
+	struct cache *c = open_cache(new_dir(), 1 << 20, false);
+	struct pack_seen s = {0};
+	struct cid a, b;
+	char long_label[CACHE_LABEL_MAX + 2];
+
+	cid_for_block(1, CID_CODEC_DAG_PB, "a", 1, &a);
+	cid_for_block(1, CID_CODEC_DAG_PB, "b", 1, &b);
+	CHECK_EQ_INT(cache_pack_add(c, &a, "first"), 0);
+	CHECK_EQ_INT(cache_pack_add(c, &a, "llama-3 8B"), 0); /* relabel */
+	CHECK_EQ_INT(cache_pack_add(c, &b, NULL), 0);
+	memset(long_label, 'x', sizeof(long_label) - 1);
+	long_label[sizeof(long_label) - 1] = '\0';
+	CHECK_EQ_INT(cache_pack_add(c, &b, long_label), -ENAMETOOLONG);
+	CHECK_EQ_INT(cache_packs_foreach(c, pack_cb, &s), 0);
+	CHECK_EQ_INT(s.n, 2);
+	CHECK_EQ_INT(s.labelled, 1);
+	CHECK_EQ_STR(s.label, "llama-3 8B");
+	cache_close(c);
+}
+
+static int bad_seen;
+
+static void bad_cb(void *ctx, const struct cid *cid, const char *why)
+{
+	(void)cid;
+	bad_seen++;
+	CHECK(strstr(why, (const char *)ctx) || strstr(why, "metadata"), "why: %s", why);
+}
+
+/* Rewrites the value of a block behind the cache's back (the cache must be closed). */
+static void corrupt(const char *dir, const struct cid *cid, const void *val, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	MDB_val k = {cid->mh_len, (void *)cid_mh(cid)}, v = {len, (void *)val};
+	int rc;
+
+	mdb_env_create(&env);
+	mdb_env_set_maxdbs(env, 8);
+	rc = mdb_env_open(env, dir, 0, 0600);
+	CHECK(rc == 0, "direct open: %s", mdb_strerror(rc));
+	if (rc == 0 && (rc = mdb_txn_begin(env, NULL, 0, &t)) == 0) {
+		rc = mdb_dbi_open(t, "blocks", 0, &dbi);
+		if (!rc)
+			rc = mdb_put(t, dbi, &k, &v, 0);
+		CHECK(rc == 0, "direct put: %s", mdb_strerror(rc));
+		mdb_txn_commit(t);
+	}
+	mdb_env_close(env);
+}
+
+static void test_scrub(void)
+{
+	const char *dir = new_dir();
+	struct cache *c = open_cache(dir, 1 << 20, false);
+	static uint8_t buf[4000];
+	struct cid c1, c2;
+	uint64_t checked, removed;
+
+	for (int i = 0; i < 600; i++)
+		CHECK_EQ_INT(put_block(c, 8, i, 1000 + i), 0);
+	CHECK_EQ_INT(cache_scrub(c, bad_cb, "mismatch", &checked, &removed), 0);
+	CHECK_EQ_INT(checked, 600);
+	CHECK_EQ_INT(removed, 0);
+	cache_close(c);
+
+	make_block(8, 10, buf, 1010, &c1);
+	buf[5] ^= 1; /* same length, one bit flipped */
+	corrupt(dir, &c1, buf, 1010);
+	make_block(8, 500, buf, 1500, &c2);
+	corrupt(dir, &c2, buf, 700); /* truncated */
+
+	c = open_cache(dir, 1 << 20, false);
+	bad_seen = 0;
+	CHECK_EQ_INT(cache_scrub(c, bad_cb, "mismatch", &checked, &removed), 0);
+	CHECK_EQ_INT(checked, 600);
+	CHECK_EQ_INT(removed, 2);
+	CHECK_EQ_INT(bad_seen, 2);
+	CHECK_EQ_INT(cache_has(c, &c1), 0);
+	CHECK_EQ_INT(cache_has(c, &c2), 0);
+	CHECK(has_block(c, 8, 11, 1011), "good block removed");
+	check_consistent(c, "scrub");
+	CHECK_EQ_INT(cache_scrub(c, NULL, NULL, &checked, &removed), 0);
+	CHECK_EQ_INT(checked, 598);
+	CHECK_EQ_INT(removed, 0);
+	cache_close(c);
+}
+
+struct worker {
+	struct cache *c;
+	uint64_t seed;
+	int errors, hits;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t *buf = malloc(8192);
+	uint64_t s = w->seed;
+	struct cid cid;
+
+	for (int i = 0; i < 3000; i++) {
+		uint64_t idx = rng_next(&s) % 300;
+		size_t len = 1 + idx * 29 % 8000;
+		int rc;
+
+		make_block(9, idx, buf, len, &cid);
+		if (rng_next(&s) % 2) {
+			rc = cache_put(w->c, &cid, buf, len);
+			w->errors += rc != 0;
+		} else {
+			rc = view_matches(w->c, &cid, buf, len);
+			w->errors += rc != 0 && rc != -ENOENT;
+			w->hits += rc == 0;
+		}
+		if (i % 1000 == 999)
+			cache_maintain(w->c);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	struct cache *c = open_cache(new_dir(), 512 << 10, false);
+	struct worker w[4];
+	pthread_t th[4];
+	struct cache_stats st;
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){.c = c, .seed = 100 + i};
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(w[i].errors, 0);
+		CHECK(w[i].hits > 50, "thread %d: %d hits", i, w[i].hits);
+	}
+	cache_stats_get(c, &st);
+	CHECK(st.bytes <= 512 << 10, "bytes %llu", (unsigned long long)st.bytes);
+	check_consistent(c, "threads");
+	cache_close(c);
+}
+
+/* Child process: puts and reads blocks of its own stream and of the shared one. */
+static int child_main(const char *dir, uint64_t seed, uint64_t max)
+{
+	struct cache *c = open_cache(dir, max, false);
+	uint8_t *buf = malloc(70000);
+	uint64_t s = seed;
+	struct cid cid;
+	int errors = 0, failed0 = check_failed;
+
+	if (!c)
+		return 2;
+	for (int i = 0; i < 1500; i++) {
+		uint64_t idx = rng_next(&s) % 200;
+		uint64_t stream = rng_next(&s) % 2 ? seed : 10;
+		size_t len = 1 + idx * 331 % 65000;
+		int rc;
+
+		make_block(stream, idx, buf, len, &cid);
+		if (i % 3) {
+			rc = cache_put(c, &cid, buf, len);
+			errors += rc != 0;
+		} else {
+			rc = view_matches(c, &cid, buf, len);
+			errors += rc != 0 && rc != -ENOENT;
+		}
+	}
+	free(buf);
+	cache_close(c);
+	if (errors)
+		fprintf(stderr, "child %llu: %d errors\n", (unsigned long long)seed, errors);
+	return errors ? 1 : check_failed > failed0 ? 3 : 0;
+}
+
+static pid_t spawn_child(const char *dir, uint64_t seed, uint64_t max)
+{
+	char s[32], m[32];
+	pid_t pid;
+
+	snprintf(s, sizeof(s), "%llu", (unsigned long long)seed);
+	snprintf(m, sizeof(m), "%llu", (unsigned long long)max);
+	pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_cache", "--child", dir, s, m, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void test_processes(void)
+{
+	const char *dir = new_dir();
+	const uint64_t max = 2 << 20;
+	pid_t pids[2];
+	struct cache *c;
+	int status, rc;
+	uint64_t checked, removed;
+	struct cache_stats st;
+
+	pids[0] = spawn_child(dir, 11, max);
+	pids[1] = spawn_child(dir, 12, max);
+	rc = child_main(dir, 13, max);
+	CHECK_EQ_INT(rc, 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(waitpid(pids[i], &status, 0) == pids[i], "waitpid");
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %#x", i,
+		      status);
+	}
+	c = open_cache(dir, max, false);
+	check_consistent(c, "processes");
+	CHECK_EQ_INT(cache_scrub(c, NULL, NULL, &checked, &removed), 0);
+	CHECK_EQ_INT(removed, 0);
+	cache_stats_get(c, &st);
+	CHECK(st.bytes <= max && st.blocks == checked && checked > 20, "bytes %llu blocks %llu",
+	      (unsigned long long)st.bytes, (unsigned long long)st.blocks);
+	cache_close(c);
+}
+
+/* Small blocks cost more pages than their size: the page budget keeps the file in the map. */
+static void test_small_blocks(void)
+{
+	const uint64_t max = 2 << 20;
+	uint64_t saved = cache_map_slack, bound;
+	struct cache_stats st;
+	struct cache *c;
+	int fails = 0;
+
+	cache_map_slack = 2 << 20;
+	bound = max + max / 4 + cache_map_slack;
+	c = open_cache(new_dir(), max, false);
+	cache_map_slack = saved;
+	for (int i = 0; i < 30000 && c; i++)
+		fails += put_block(c, 14, i, 40 + i % 64) != 0;
+	CHECK_EQ_INT(fails, 0);
+	cache_stats_get(c, &st);
+	CHECK(st.file_bytes <= bound, "file %llu > %llu", (unsigned long long)st.file_bytes,
+	      (unsigned long long)bound);
+	CHECK(st.bytes < max / 2, "page budget never reached: %llu bytes",
+	      (unsigned long long)st.bytes);
+	CHECK(st.blocks > 1000, "only %llu blocks kept", (unsigned long long)st.blocks);
+	CHECK(has_block(c, 14, 29999, 40 + 29999 % 64), "last block missing");
+	check_consistent(c, "small blocks");
+	cache_close(c);
+}
+
+/* A view held while others write pins old pages: the map fills, puts get -ENOSPC (after the
+ * MAP_FULL retries), and work again once the view is released. */
+static void test_map_full(void)
+{
+	const uint64_t max = 4 << 20;
+	uint64_t saved = cache_map_slack, bound;
+	static uint8_t buf[65536];
+	struct cache_stats st;
+	struct cache_view v;
+	struct cache *c;
+	struct cid cid;
+	int i, rc = 0, ok = 0;
+
+	cache_map_slack = 1 << 20;
+	bound = max + max / 4 + cache_map_slack;
+	c = open_cache(new_dir(), max, false);
+	cache_map_slack = saved;
+	if (!c)
+		return;
+	for (i = 0; i < 64; i++)
+		CHECK_EQ_INT(put_block(c, 17, i, 65536), 0);
+	make_block(17, 63, buf, 65536, &cid);
+	CHECK_EQ_INT(cache_view_get(c, &cid, &v), 0);
+	log_init("test_cache", LOG_LVL_ERROR, 0); /* the "map full" warning is expected */
+	for (i = 64; i < 400 && rc == 0; i++)
+		rc = put_block(c, 17, i, 65536);
+	log_init("test_cache", LOG_LVL_WARN, 0);
+	CHECK_EQ_INT(rc, -ENOSPC);
+	CHECK(i < 400, "map never filled");
+	cache_stats_get(c, &st);
+	CHECK(st.file_bytes <= bound, "file %llu > %llu", (unsigned long long)st.file_bytes,
+	      (unsigned long long)bound);
+	CHECK(v.len == 65536 && memcmp(v.data, buf, 65536) == 0, "held view changed");
+	cache_view_release(c, &v);
+	for (int j = 0; j < 20; j++)
+		ok += put_block(c, 17, 1000 + j, 65536) == 0;
+	CHECK(ok >= 18, "only %d puts after release", ok);
+	check_consistent(c, "map full");
+	cache_close(c);
+}
+
+/* Another process opened with a larger max_bytes grows the file past our map. */
+static void test_map_resize(void)
+{
+	const char *dir = new_dir();
+	uint64_t saved = cache_map_slack;
+	static uint8_t buf[65536];
+	struct cache *c;
+	struct cid cid;
+	pid_t pid;
+	int status, ok = 0;
+
+	cache_map_slack = 256 << 10;
+	c = open_cache(dir, 1 << 20, false); /* map 1.5 MiB */
+	cache_map_slack = saved;
+	pid = spawn_child(dir, 15, 32 << 20); /* puts up to ~30 MiB */
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+	      "child status %#x", status);
+	for (uint64_t idx = 0; idx < 200; idx++) {
+		size_t len = 1 + idx * 331 % 65000;
+
+		make_block(15, idx, buf, len, &cid);
+		ok += view_matches(c, &cid, buf, len) == 0;
+	}
+	CHECK(ok > 50, "only %d blocks seen after the map grew", ok);
+	CHECK_EQ_INT(put_block(c, 16, 1, 1000), 0);
+	check_consistent(c, "resize");
+	cache_close(c);
+}
+
+static void test_default_dir(void)
+{
+	char buf[512];
+
+	setenv("XDG_CACHE_HOME", "/xdg", 1);
+	setenv("HOME", "/home/u", 1);
+	cache_default_dir(buf, sizeof(buf));
+	if (geteuid() == 0) {
+		CHECK_EQ_STR(buf, "/var/cache/mpackfs");
+		return;
+	}
+	CHECK_EQ_STR(buf, "/xdg/mpackfs");
+	setenv("XDG_CACHE_HOME", "relative", 1);
+	cache_default_dir(buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "/home/u/.cache/mpackfs");
+	unsetenv("XDG_CACHE_HOME");
+	cache_default_dir(buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "/home/u/.cache/mpackfs");
+}
+
+int main(int argc, char **argv)
+{
+	char cmd[300];
+
+	if (argc == 5 && !strcmp(argv[1], "--child"))
+		return child_main(argv[2], strtoull(argv[3], NULL, 10),
+				  strtoull(argv[4], NULL, 10));
+	if (!mkdtemp(base_dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open_errors();
+	test_round_trip();
+	test_readonly_and_reopen();
+	test_lru();
+	test_random_workload();
+	test_pins();
+	test_enospc();
+	test_gc_clear();
+	test_packs();
+	test_scrub();
+	test_threads();
+	test_processes();
+	test_small_blocks();
+	test_map_full();
+	test_map_resize();
+	test_default_dir();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", base_dir);
+	return check_done("test_cache");
+}
