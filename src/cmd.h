@@ -10,5 +10,6 @@
 
 int cmd_pack(int argc, char **argv);
 int cmd_car(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
 
 #endif

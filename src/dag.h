@@ -56,6 +56,14 @@ int dag_file_extents(struct dag_file *f, uint64_t off, uint64_t len, struct dag_
 ssize_t dag_file_read(struct dag_file *f, uint64_t off, size_t len, void *dst,
 		      const struct store_get_opts *o, struct errbuf *e);
 
+/* Copy len bytes of extent x's content, starting skip bytes into it, into
+ * dst: one leaf read without walking the DAG again (added for `mpack cat`,
+ * which gets the extents once and reads them in order). The leaf comes through
+ * the store, verified; a raw leaf whose length is not x->len, or a range
+ * outside the extent, is -EIO. x must come from dag_file_extents on f. */
+int dag_extent_read(struct dag_file *f, const struct dag_extent *x, uint64_t skip, size_t len,
+		    void *dst, const struct store_get_opts *o, struct errbuf *e);
+
 /* Directory listing (flat or HAMT-sharded): calls fn for each entry with its
  * name, CID and link Tsize; stops if fn returns non-zero (that value is
  * returned). Names containing '/' or NUL, "." and ".." are skipped with a

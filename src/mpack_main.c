@@ -14,6 +14,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{"pack", cmd_pack, "pack a model directory into a ModelPack (manifest, CIDs, CAR)"},
 	{"car", cmd_car, "inspect a CAR file: roots and verified blocks"},
+	{"cat", cmd_cat, "write a file (CID or CID/path) to stdout, verifying every block"},
 };
 
 static void usage(FILE *f)
