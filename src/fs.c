@@ -88,6 +88,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		char what[300];
 
 		snprintf(what, sizeof(what), "lookup %s", name);
+		if (rc == -ENOENT && parent == FSTREE_INO_ROOT)
+			log_warn("%s: no source has this pack (%s)", what, e.msg);
+		if (rc == -ETIMEDOUT && parent == FSTREE_INO_ROOT)
+			rc = -EIO; /* a pack that cannot be fetched in time: EIO, never cached */
 		reply_error(req, what, rc, &e);
 		return;
 	}
