@@ -184,7 +184,8 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 	struct fuse_session *se;
 	struct fuse_loop_config *lc = NULL;
 	struct fstree *t = NULL;
-	int rc = 1;
+	int rc = 1, cwd = -1;
+	bool started;
 
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs_holder);
 	if (!se)
@@ -193,9 +194,17 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 		goto out_session;
 	if (fuse_session_mount(se, o->mountpoint) != 0)
 		goto out_signals;
+	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
-	if (o->start(o->ctx, &t) != 0)
+	/* fuse_daemonize chdirs to "/": start() resolves relative paths from where
+	 * the user ran us, then we go back to "/" so the mount pins no directory. */
+	if (cwd >= 0 && fchdir(cwd) != 0)
+		log_warn("cannot return to the start directory: %s", strerror(errno));
+	started = o->start(o->ctx, &t) == 0;
+	if (chdir("/") != 0)
+		log_warn("chdir /: %s", strerror(errno));
+	if (!started)
 		goto out_unmount;
 	fs_holder.tree = t;
 	if (o->read_ahead_kb)
@@ -220,5 +229,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+	if (cwd >= 0)
+		close(cwd);
 	return rc;
 }

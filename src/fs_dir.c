@@ -1,5 +1,6 @@
 /* fs_dir: directory listing for the FUSE module. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #define FS_DIR_MAX_BYTES (64u << 20)
 
 struct dirbuf {
+	atomic_int refs; /* the open directory, plus each readdir in progress */
 	struct dynbuf b;
 	fuse_req_t req;
 };
@@ -64,7 +66,7 @@ static int add_cached_pack(void *ctx, const struct cid *root, const char *label)
 	cid_format(root, name, sizeof(name));
 	if (fstree_lookup_loaded(rc->t, FSTREE_INO_ROOT, name, &k) == 0)
 		return 0;
-	rc->rc = dir_add(rc->d, name, 0, S_IFDIR);
+	rc->rc = dir_add(rc->d, name, fstree_pack_ino(root, name), S_IFDIR);
 	return rc->rc;
 }
 
@@ -117,6 +119,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	dynbuf_init(&d->b, FS_DIR_MAX_BYTES);
+	atomic_init(&d->refs, 1);
 	d->req = req;
 	rc = fill_dir(req, t, dir, d, &e);
 	if (rc < 0) {
@@ -136,26 +139,31 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+static void dirbuf_put(struct dirbuf *d)
+{
+	if (atomic_fetch_sub(&d->refs, 1) != 1)
+		return;
+	dynbuf_free(&d->b);
+	free(d);
+}
+
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct dirbuf *d = (struct dirbuf *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (off < 0 || (size_t)off >= d->b.len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > d->b.len - (size_t)off)
+	atomic_fetch_add(&d->refs, 1); /* releasedir may run once the reply is out */
+	if (off < 0 || (size_t)off >= d->b.len)
+		size = 0;
+	else if (size > d->b.len - (size_t)off)
 		size = d->b.len - (size_t)off;
-	fuse_reply_buf(req, (const char *)d->b.data + off, size);
+	fuse_reply_buf(req, size ? (const char *)d->b.data + off : NULL, size);
+	dirbuf_put(d);
 }
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirbuf *d = (struct dirbuf *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	dynbuf_free(&d->b);
-	free(d);
+	dirbuf_put((struct dirbuf *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }

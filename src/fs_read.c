@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #define FS_MAX_EXTENTS 64
 
 struct fh {
+	atomic_int refs;     /* the open file, plus each read in progress */
 	struct fsn *n;
 	struct dag_file *df; /* FSN_FILE; borrowed from the node */
 	char *mem;	     /* FSN_STATS snapshot, owned */
@@ -24,9 +26,23 @@ struct fh {
 	uint64_t ra_end;      /* prefetch issued up to here */
 };
 
-static struct fh *fh_of(struct fuse_file_info *fi)
+/* A reference for the duration of one request: the kernel may release the file
+ * as soon as our reply is written, while this thread still finishes up. */
+static struct fh *fh_get(struct fuse_file_info *fi)
 {
-	return (struct fh *)(uintptr_t)fi->fh;
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
+	atomic_fetch_add(&h->refs, 1);
+	return h;
+}
+
+static void fh_put(struct fh *h)
+{
+	if (atomic_fetch_sub(&h->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	free(h->mem);
+	free(h);
 }
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -56,6 +72,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&h->lock, NULL);
+	atomic_init(&h->refs, 1);
 	h->n = n;
 	if (n->kind == FSN_FILE) {
 		fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
@@ -83,12 +100,8 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fh *h = fh_of(fi);
-
 	(void)ino;
-	pthread_mutex_destroy(&h->lock);
-	free(h->mem);
-	free(h);
+	fh_put((struct fh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -207,13 +220,14 @@ static void read_file(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t o
 
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct fh *h = fh_of(fi);
+	struct fh *h = fh_get(fi);
 	const uint8_t *mem = NULL;
 	size_t len = 0;
 
 	(void)ino;
 	if (h->df) {
 		read_file(req, fs_tree(req), h, (uint64_t)off, size);
+		fh_put(h);
 		return;
 	}
 	if (h->n->kind == FSN_STATS) {
@@ -224,12 +238,13 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		len = h->n->size;
 	}
 	if ((uint64_t)off >= len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > len - (size_t)off)
+		size = 0;
+		off = 0;
+	} else if (size > len - (size_t)off) {
 		size = len - (size_t)off;
-	fuse_reply_buf(req, (const char *)mem + off, size);
+	}
+	fuse_reply_buf(req, size ? (const char *)mem + off : NULL, size);
+	fh_put(h);
 }
 
 void fs_tune_bdi(const char *mountpoint, unsigned kb)

@@ -38,6 +38,11 @@ uint64_t fst_ino_for(const struct cid *pack, const char *path)
 	return h < FSTREE_INO_FIRST ? h + FSTREE_INO_FIRST : h;
 }
 
+uint64_t fstree_pack_ino(const struct cid *root, const char *name)
+{
+	return fst_ino_for(root, name);
+}
+
 struct fsn *fst_find_locked(struct fstree *t, uint64_t ino)
 {
 	struct fsn *n;

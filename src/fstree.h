@@ -111,6 +111,9 @@ int fstree_lookup(struct fstree *t, uint64_t parent, const char *name,
  * 0 with *out set, or -ENOENT. */
 int fstree_lookup_loaded(struct fstree *t, uint64_t parent, const char *name, struct fsn **out);
 
+/* The inode number a pack named `name` (CID text) gets when it is looked up. */
+uint64_t fstree_pack_ino(const struct cid *root, const char *name);
+
 /* The node for an inode number, or NULL. */
 struct fsn *fstree_get(struct fstree *t, uint64_t ino);
 
