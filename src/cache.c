@@ -60,6 +60,10 @@
  */
 #include "cache_int.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
@@ -578,10 +582,38 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	return 0;
 }
 
+/* Pages a view touched stay mapped, and count in this process's RSS, although
+ * they are clean page cache. Every CACHE_TRIM_BYTES of views, unmap them all
+ * (MADV_DONTNEED on a read-only shared file map only drops our mapping). Runs
+ * with this thread's txn still open, so no remap can move the map meanwhile. */
+static void cache_trim_map(struct cache *c, size_t len)
+{
+	unsigned long lo, hi, ino;
+	unsigned maj, mn;
+	char line[4200];
+	struct stat st;
+	FILE *f;
+
+	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
+		return;
+	atomic_store(&c->view_bytes, 0);
+	if (stat(c->data_path, &st) != 0)
+		return;
+	f = fopen("/proc/self/maps", "re"); /* LMDB does not expose its map address */
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) == 5 &&
+		    ino == st.st_ino && makedev(maj, mn) == st.st_dev)
+			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	fclose(f);
+}
+
 void cache_view_release(struct cache *c, struct cache_view *v)
 {
 	if (!c || !v || !v->txn)
 		return;
+	cache_trim_map(c, v->len);
 	cache_rtxn_put(c, v->txn);
 	cache_tl_views--;
 	v->txn = NULL;

@@ -40,6 +40,7 @@
 #include "errbuf.h"
 
 #define CACHE_TOUCH_BATCH 1024
+#define CACHE_TRIM_BYTES (64ull << 20) /* views between unmapping the map (RSS) */
 #define CACHE_DEFAULT_MAX_BYTES (20ull << 30)
 
 struct cache;
@@ -58,7 +59,9 @@ void cache_close(struct cache *c);
 
 /* A zero-copy view of a cached block. data points into LMDB's map and stays
  * valid until cache_view_release; hold it briefly (it pins a read snapshot).
- * Views may be held by many threads at once. */
+ * Views may be held by many threads at once. Every CACHE_TRIM_BYTES viewed, the
+ * process unmaps the map's pages (they stay in the page cache), so RSS stays
+ * bounded however much is read. */
 struct cache_view {
 	const uint8_t *data;
 	size_t len;

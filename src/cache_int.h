@@ -70,6 +70,7 @@ struct cache {
 	atomic_llong last_check;     /* monotonic seconds of the last stale-reader check */
 	atomic_llong last_full_warn; /* monotonic seconds of the last "map full" warning */
 	atomic_ullong hits, misses, puts, evictions;
+	atomic_ullong view_bytes; /* bytes viewed since the map was last trimmed */
 };
 
 /* A write transaction with the totals loaded (saved again before commit). */
