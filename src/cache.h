@@ -39,8 +39,8 @@
 #include "cid.h"
 #include "errbuf.h"
 
-#define CACHE_TOUCH_BATCH 1024
-#define CACHE_TRIM_BYTES (64ull << 20) /* views between unmapping the map (RSS) */
+#define CACHE_TOUCH_BATCH	1024
+#define CACHE_TRIM_BYTES	(64ull << 20) /* views between unmapping the map (RSS) */
 #define CACHE_DEFAULT_MAX_BYTES (20ull << 30)
 
 struct cache;
@@ -114,7 +114,7 @@ struct cache_stats {
 	uint64_t bytes; /* payload bytes */
 	uint64_t max_bytes;
 	uint64_t pinned_blocks;
-	uint64_t file_bytes; /* size of the LMDB data file */
+	uint64_t file_bytes;			/* size of the LMDB data file */
 	uint64_t hits, misses, puts, evictions; /* this process */
 };
 int cache_stats_get(struct cache *c, struct cache_stats *s);

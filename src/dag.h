@@ -37,12 +37,12 @@ const struct cid *dag_file_cid(const struct dag_file *f);
 
 /* A piece of file content inside one leaf block. */
 struct dag_extent {
-	struct cid leaf;     /* the block holding the bytes */
-	uint64_t file_off;   /* where the leaf's content starts in the file */
+	struct cid leaf;	/* the block holding the bytes */
+	uint64_t file_off;	/* where the leaf's content starts in the file */
 	uint64_t leaf_data_off; /* offset of the content inside the leaf block
 				   (0 for raw leaves; dag-pb leaves wrap it) */
-	uint64_t len;	     /* content bytes in this leaf */
-	int inline_data;     /* content is inline data of an internal node */
+	uint64_t len;		/* content bytes in this leaf */
+	int inline_data;	/* content is inline data of an internal node */
 };
 
 /* The leaves covering [off, off+len) in order, at most max of them. Fetches
@@ -80,8 +80,8 @@ int dag_dir_lookup(struct store *s, const struct cid *dir, const char *name,
 /* Resolve "CID[/a/b/c]": through UnixFS directories, and through a ModelPack
  * manifest (a file whose bytes parse as a manifest) by filename. Writes the
  * target CID. */
-int dag_resolve(struct store *s, const char *path, const struct store_get_opts *o,
-		struct cid *out, struct errbuf *e);
+int dag_resolve(struct store *s, const char *path, const struct store_get_opts *o, struct cid *out,
+		struct errbuf *e);
 
 /* Fetch a whole small file (≤ cap bytes) into a malloc'd buffer (manifests). */
 int dag_file_slurp(struct store *s, const struct cid *root, size_t cap,

@@ -14,11 +14,10 @@ struct errbuf {
 
 /* Format the message into e (if non-NULL) and return code unchanged, so that
  * callers can write `return err_set(e, -EINVAL, "...", ...)`. */
-int err_set(struct errbuf *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int err_set(struct errbuf *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix the existing message with "prefix: ". Returns code. */
 int err_prefix(struct errbuf *e, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

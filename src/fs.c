@@ -162,21 +162,21 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.readlink = op_readlink,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.read = fs_read,
-	.release = fs_release,
-	.statfs = op_statfs,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .readlink = op_readlink,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .read = fs_read,
+    .release = fs_release,
+    .statfs = op_statfs,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
 };
 
 int fs_run(struct fuse_args *args, const struct fs_run_opts *o)

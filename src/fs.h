@@ -27,7 +27,7 @@ struct fs_run_opts {
 	bool foreground;
 	bool debug;
 	bool single_thread;
-	unsigned max_threads;	 /* 0 → libfuse default */
+	unsigned max_threads;	/* 0 → libfuse default */
 	unsigned read_ahead_kb; /* written to the mount's bdi if possible; 0 = leave */
 	/* Called after the mount and daemonize, before serving: open the store
 	 * and the tree here (threads and LMDB must start after fork). */

@@ -15,7 +15,7 @@
 #define FS_MAX_EXTENTS 64
 
 struct fh {
-	atomic_int refs;     /* the open file, plus each read in progress */
+	atomic_int refs; /* the open file, plus each read in progress */
 	struct fsn *n;
 	struct dag_file *df; /* FSN_FILE; borrowed from the node */
 	char *mem;	     /* FSN_STATS snapshot, owned */
@@ -139,8 +139,8 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 }
 
 /* Zero-copy when every extent is a raw leaf; otherwise read into a buffer. */
-static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off,
-			size_t size, struct errbuf *e)
+static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off, size_t size,
+			struct errbuf *e)
 {
 	struct dag_extent ext[FS_MAX_EXTENTS];
 	struct store_block blk[FS_MAX_EXTENTS];
@@ -155,7 +155,7 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 	for (i = 0; i < n; i++)
 		if (ext[i].inline_data || ext[i].leaf.codec != CID_CODEC_RAW)
 			return 1; /* caller falls back to copying */
-	for (i = 1; i < n; i++) /* start the other fetches before waiting on the first */
+	for (i = 1; i < n; i++)	  /* start the other fetches before waiting on the first */
 		store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
 	for (got = 0; got < n && rc == 0; got++)
 		rc = store_get(fstree_store(t), &ext[got].leaf, &o, &blk[got], e);
@@ -170,7 +170,8 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 		if (stop > ext[i].len)
 			stop = ext[i].len;
 		if (ext[i].leaf_data_off + stop > blk[i].len) {
-			rc = err_set(e, -EIO, "leaf %s shorter than its extent", cid_str(&ext[i].leaf));
+			rc = err_set(e, -EIO, "leaf %s shorter than its extent",
+				     cid_str(&ext[i].leaf));
 			goto out;
 		}
 		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;

@@ -7,7 +7,7 @@
 #include "manifest.h"
 
 static const char xattr_names[] =
-	"user.mpack.cid\0user.mpack.sha256\0user.mpack.pack\0user.mpack.cached";
+    "user.mpack.cid\0user.mpack.sha256\0user.mpack.pack\0user.mpack.cached";
 
 static void reply_value(fuse_req_t req, const char *v, size_t size)
 {
@@ -24,8 +24,8 @@ static void reply_value(fuse_req_t req, const char *v, size_t size)
 /* Value of one attribute into buf; -ENODATA if the node has none. */
 static int xattr_value(struct fstree *t, struct fsn *n, const char *name, char *buf, size_t cap)
 {
-	bool has_cid = n->kind == FSN_FILE || n->kind == FSN_UFS_DIR ||
-		       (n->pack && n->pack->ino == n->ino);
+	bool has_cid =
+	    n->kind == FSN_FILE || n->kind == FSN_UFS_DIR || (n->pack && n->pack->ino == n->ino);
 	double pct;
 
 	if (!strcmp(name, "user.mpack.cid") && has_cid) {

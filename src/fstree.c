@@ -136,7 +136,7 @@ struct fsn *fst_kid_find_locked(struct fstree *t, struct fsn *dir, const char *n
 
 /* Add a child to dir (lock held). path is the node's path inside its pack. */
 struct fsn *fst_add_child_locked(struct fstree *t, struct fsn *dir, int kind, const char *name,
-				    const char *path)
+				 const char *path)
 {
 	struct fsn *n = fst_node_new(kind, name, dir->ino, dir->pack);
 
@@ -222,7 +222,7 @@ int fstree_new(const struct fstree_cfg *cfg, struct fstree **out, struct errbuf 
 			return err_prefix(e, -EINVAL, "alias %s", cfg->alias_names[i]);
 		}
 		al = fst_add_child_locked(t, root, FSN_SYMLINK, cfg->alias_names[i],
-				      cfg->alias_names[i]);
+					  cfg->alias_names[i]);
 		if (!al || !(al->link = strdup(cfg->alias_cids[i])))
 			goto nomem_tree;
 		al->mtime = t->mount_time;
@@ -268,7 +268,7 @@ struct store *fstree_store(struct fstree *t)
 }
 
 void fst_opts_with_deadline(const struct fstree *t, const struct store_get_opts *in,
-			       struct store_get_opts *out)
+			    struct store_get_opts *out)
 {
 	*out = *in;
 	if (!out->deadline_ms)

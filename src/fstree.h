@@ -36,11 +36,11 @@
 #include "manifest.h"
 #include "store.h"
 
-#define FSTREE_INO_ROOT 1
-#define FSTREE_INO_CTL 2
-#define FSTREE_INO_STATS 3
+#define FSTREE_INO_ROOT	   1
+#define FSTREE_INO_CTL	   2
+#define FSTREE_INO_STATS   3
 #define FSTREE_INO_VERSION 4
-#define FSTREE_CTL_NAME ".mpackfs"
+#define FSTREE_CTL_NAME	   ".mpackfs"
 
 enum fsn_kind {
 	FSN_DIR,     /* directory with a static child list (root, ctl, manifest dirs) */

@@ -5,7 +5,7 @@
 #include "fstree.h"
 
 #define FSTREE_HASH_BUCKETS 4096
-#define FSTREE_INO_FIRST 16
+#define FSTREE_INO_FIRST    16
 
 struct fstree {
 	pthread_mutex_t lock; /* protects everything below and node fields after creation */
@@ -24,9 +24,9 @@ void fst_insert_locked(struct fstree *t, struct fsn *n, uint64_t want);
 int fst_kid_add(struct fsn *dir, uint64_t ino);
 struct fsn *fst_kid_find_locked(struct fstree *t, struct fsn *dir, const char *name);
 struct fsn *fst_add_child_locked(struct fstree *t, struct fsn *dir, int kind, const char *name,
-			     const char *path);
+				 const char *path);
 void fst_opts_with_deadline(const struct fstree *t, const struct store_get_opts *in,
-			struct store_get_opts *out);
+			    struct store_get_opts *out);
 int64_t fst_manifest_mtime(const struct manifest *m, int64_t fallback);
 
 #endif

@@ -173,7 +173,8 @@ static int pack_prepare(struct fstree *t, const char *name, const struct cid *ro
 		n->size = u->size;
 		n->size_known = true;
 		if (u->size <= MANIFEST_MAX_BYTES &&
-		    dag_file_slurp(t->cfg.store, root, MANIFEST_MAX_BYTES, o, raw, rawlen, e) == 0 &&
+		    dag_file_slurp(t->cfg.store, root, MANIFEST_MAX_BYTES, o, raw, rawlen, e) ==
+			0 &&
 		    manifest_parse((const char *)*raw, *rawlen, &p->m, NULL) == 0) {
 			n->kind = FSN_DIR;
 			n->kids_loaded = true;
@@ -233,8 +234,10 @@ static int load_pack(struct fstree *t, struct fsn *root, const char *name,
 		return err_set(e, rc, "loading pack %s: out of memory", name);
 	if (store_cache(t->cfg.store))
 		cache_pack_add(store_cache(t->cfg.store), &cid, p->label);
-	log_info("pack %s loaded (%s)", name, p->m ? "ModelPack manifest" :
-		 n->kind == FSN_FILE ? "UnixFS file" : "UnixFS directory");
+	log_info("pack %s loaded (%s)", name,
+		 p->m		       ? "ModelPack manifest"
+		 : n->kind == FSN_FILE ? "UnixFS file"
+				       : "UnixFS directory");
 	*out = n;
 	return 0;
 }

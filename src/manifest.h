@@ -19,9 +19,9 @@
 #include "cid.h"
 #include "errbuf.h"
 
-#define MANIFEST_MAX_BYTES (16u << 20) /* larger manifests are refused */
+#define MANIFEST_MAX_BYTES   (16u << 20) /* larger manifests are refused */
 #define MANIFEST_MAX_ENTRIES 100000
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION     1
 
 enum mf_role {
 	MF_SHARD,
@@ -45,8 +45,8 @@ struct manifest {
 	char *version;
 	char *format;
 	char *license;
-	char *config_json;     /* owned compact JSON text of `config`, or NULL */
-	char *provenance_json; /* owned compact JSON text of `provenance`, or NULL */
+	char *config_json;	  /* owned compact JSON text of `config`, or NULL */
+	char *provenance_json;	  /* owned compact JSON text of `provenance`, or NULL */
 	struct mf_entry *entries; /* shards first (in file order), then tokenizer, then files */
 	size_t nentries;
 };

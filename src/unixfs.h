@@ -64,13 +64,13 @@ struct unode {
 	uint64_t size;	     /* file: total bytes; symlink: target length; dirs: 0 */
 	const uint8_t *data; /* file: inline bytes before children; symlink: target */
 	size_t data_len;
-	struct pb_node pb; /* links (empty for raw leaves) */
-	uint64_t *offsets; /* file with links: nlinks+1 starts, offsets[0]=data_len */
-	uint64_t fanout;   /* HAMT */
+	struct pb_node pb;	 /* links (empty for raw leaves) */
+	uint64_t *offsets;	 /* file with links: nlinks+1 starts, offsets[0]=data_len */
+	uint64_t fanout;	 /* HAMT */
 	const uint8_t *bitfield; /* HAMT: Data.Data bitfield (big-endian) */
 	size_t bitfield_len;
-	uint32_t mode;	/* 0 if absent */
-	int64_t mtime;	/* seconds; 0 if absent */
+	uint32_t mode; /* 0 if absent */
+	int64_t mtime; /* seconds; 0 if absent */
 	bool has_mtime;
 	uint8_t *block; /* owned copy of the block bytes */
 	size_t block_len;
