@@ -179,12 +179,61 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .listxattr = fs_listxattr,
 };
 
+/* Detach into the background (fuse_daemonize does the same, but returns to
+ * the parent before the store is open). The parent waits for the child's
+ * report and exits 0 only once the filesystem is ready to serve, so `mount`
+ * and systemd see start-up failures. Returns the pipe to report on, or -1 in
+ * the foreground. */
+static int fs_detach(bool foreground)
+{
+	int p[2];
+	char ok = 0;
+	pid_t pid;
+
+	if (foreground)
+		return -1;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &ok, 1) != 1)
+			ok = 0;
+		_exit(ok ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		log_warn("setsid: %s", strerror(errno));
+	return p[1];
+}
+
+/* Tell the waiting parent how start-up went; on success drop the terminal. */
+static void fs_detach_done(int fd, bool ok)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	if (ok && (null = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (write(fd, ok ? "1" : "", ok ? 1 : 0) < 0)
+		log_warn("cannot notify the parent: %s", strerror(errno));
+	close(fd);
+}
+
 int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 {
 	struct fuse_session *se;
 	struct fuse_loop_config *lc = NULL;
 	struct fstree *t = NULL;
-	int rc = 1, cwd = -1;
+	int rc = 1, notify;
 	bool started;
 
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &fs_holder);
@@ -194,16 +243,13 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 		goto out_session;
 	if (fuse_session_mount(se, o->mountpoint) != 0)
 		goto out_signals;
-	cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fuse_daemonize(o->foreground) != 0)
-		goto out_unmount;
-	/* fuse_daemonize chdirs to "/": start() resolves relative paths from where
-	 * the user ran us, then we go back to "/" so the mount pins no directory. */
-	if (cwd >= 0 && fchdir(cwd) != 0)
-		log_warn("cannot return to the start directory: %s", strerror(errno));
+	notify = fs_detach(o->foreground);
+	/* start() resolves relative paths from where the user ran us; afterwards
+	 * go to "/" so the mount pins no directory. */
 	started = o->start(o->ctx, &t) == 0;
 	if (chdir("/") != 0)
 		log_warn("chdir /: %s", strerror(errno));
+	fs_detach_done(notify, started);
 	if (!started)
 		goto out_unmount;
 	fs_holder.tree = t;
@@ -229,7 +275,5 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
-	if (cwd >= 0)
-		close(cwd);
 	return rc;
 }
