@@ -12,9 +12,21 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{"pack", cmd_pack, "pack a model directory into a ModelPack (manifest, CIDs, CAR)"},
-	{"car", cmd_car, "inspect a CAR file: roots and verified blocks"},
-	{"cat", cmd_cat, "write a file (CID or CID/path) to stdout, verifying every block"},
+    {"pack", cmd_pack, "pack a model directory into a ModelPack (manifest, CIDs, CAR)"},
+    {"car", cmd_car, "inspect a CAR file: roots and verified blocks"},
+    {"cat", cmd_cat, "write a file (CID or CID/path) to stdout, verifying every block"},
+    {"info", cmd_info, "describe a pack: manifest fields, files, sizes, CIDs, cached share"},
+    {"ls", cmd_ls, "list a directory (UnixFS, manifest root or manifest subdirectory)"},
+    {"prefetch", cmd_prefetch, "fetch every missing block of a pack into the cache"},
+    {"pin", cmd_pin, "fetch a pack and pin it in the cache (never evicted)"},
+    {"unpin", cmd_unpin, "drop a pack's pins"},
+    {"verify", cmd_verify, "re-hash every block and check every file's sha256"},
+    {"import", cmd_import, "verify the blocks of CAR files and put them in the cache"},
+    {"export", cmd_export, "write a complete CAR of a pack"},
+    {"publish", cmd_publish, "upload a pack's CAR to a Kubo daemon (dag/import)"},
+    {"cache", cmd_cache, "cache stats, gc, scrub, clear"},
+    {"init-template", cmd_init_template, "write a manifest template, or --check a manifest"},
+    {"config", cmd_config, "print the effective configuration and where each value comes from"},
 };
 
 static void usage(FILE *f)
@@ -23,7 +35,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: mpack COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(f, "  %-14s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f, "\nRun 'mpack COMMAND --help' for a command's options. See mpack(1).\n");
 }
 
