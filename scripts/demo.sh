@@ -51,7 +51,7 @@ step "6. a loader reads a tensor (mmap + torch.frombuffer)"
 /usr/bin/python3 scripts/read-tensor.py "$mnt/$cid" model.embed_tokens.weight
 
 step "7. stats"
-cat "$mnt/.mpackfs/stats"
+/usr/bin/python3 -m json.tool "$mnt/.mpackfs/stats"
 getfattr -d -m user.mpack "$mnt/$cid/model-00001-of-00002.safetensors" 2>/dev/null || true
 
 step "8. unmount"
