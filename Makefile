@@ -104,6 +104,8 @@ check-asan:
 check: deps
 	$(MAKE) all
 	$(MAKE) test
+	./scripts/demo.sh > build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
+	@echo "demo: ok (log in build/demo.log)"
 	$(MAKE) man-lint
 	$(MAKE) fuzz
 	$(MAKE) check-asan
