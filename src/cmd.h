@@ -7,7 +7,6 @@
 #ifndef MPACK_CMD_H
 #define MPACK_CMD_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,55 +58,20 @@ enum cmd_arg {
 };
 
 /* -h/--help, or a block-source option (srcopts_parse_arg) when so is non-NULL. */
-static inline int cmd_arg_common(const char *cmd, struct srcopts *so, int argc, char **argv, int *i)
-{
-	struct errbuf e;
-	int rc;
-
-	if (!strcmp(argv[*i], "-h") || !strcmp(argv[*i], "--help"))
-		return CMD_ARG_HELP;
-	if (!so)
-		return CMD_ARG_OTHER;
-	rc = srcopts_parse_arg(so, argc, argv, i, &e);
-	if (rc < 0) {
-		fprintf(stderr, "mpack %s: %s (try 'mpack %s --help')\n", cmd, e.msg, cmd);
-		return CMD_ARG_BAD;
-	}
-	return rc == 1 ? CMD_ARG_TAKEN : CMD_ARG_OTHER;
-}
+int cmd_arg_common(const char *cmd, struct srcopts *so, int argc, char **argv, int *i);
 
 /* Prints "mpack CMD: <message> (try 'mpack CMD --help')"; returns EXIT_USAGE. */
-static inline int __attribute__((format(printf, 2, 3)))
-cmd_usage_err(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "mpack %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (try 'mpack %s --help')\n", cmd);
-	return EXIT_USAGE;
-}
+int cmd_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* srcopts_finish with the error reported as a usage error. 0 or EXIT_USAGE. */
-static inline int cmd_finish_sources(const char *cmd, struct srcopts *so)
-{
-	struct errbuf e;
-
-	if (srcopts_finish(so, &e) == 0)
-		return 0;
-	fprintf(stderr, "mpack %s: %s\n", cmd, e.msg);
-	return EXIT_USAGE;
-}
+int cmd_finish_sources(const char *cmd, struct srcopts *so);
 
 /* Flushes stdout; 0, or 1 with a message if writing failed. */
-static inline int cmd_flush(const char *cmd)
-{
-	if (fflush(stdout) == 0 && !ferror(stdout))
-		return 0;
-	fprintf(stderr, "mpack %s: writing to standard output failed\n", cmd);
-	return 1;
-}
+int cmd_flush(const char *cmd);
+
+/* The argument loop of commands that take one CID[/path], --json and the source
+ * options. Returns 0, -1 when --help was printed by usage, or EXIT_USAGE. */
+int cmd_args_cid(const char *cmd, void (*usage)(FILE *f), int argc, char **argv, struct srcopts *so,
+		 const char **arg, bool *json);
 
 #endif

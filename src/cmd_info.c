@@ -232,36 +232,6 @@ static void info_print_text(const struct info *in)
 	}
 }
 
-/* 0, -1 (help shown), or EXIT_USAGE. */
-static int info_args(int argc, char **argv, struct srcopts *so, const char **arg, bool *json)
-{
-	int i = 1;
-
-	while (i < argc) {
-		switch (cmd_arg_common("info", so, argc, argv, &i)) {
-		case CMD_ARG_HELP:
-			info_usage(stdout);
-			return -1;
-		case CMD_ARG_BAD:
-			return EXIT_USAGE;
-		case CMD_ARG_TAKEN:
-			continue;
-		}
-		if (!strcmp(argv[i], "--json"))
-			*json = true;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return cmd_usage_err("info", "unknown option '%s'", argv[i]);
-		else if (*arg)
-			return cmd_usage_err("info", "unexpected argument '%s'", argv[i]);
-		else
-			*arg = argv[i];
-		i++;
-	}
-	if (!*arg)
-		return cmd_usage_err("info", "missing CID");
-	return cmd_finish_sources("info", so);
-}
-
 static void info_free(struct info *in)
 {
 	size_t i;
@@ -302,7 +272,7 @@ int cmd_info(int argc, char **argv)
 	int rc;
 
 	srcopts_init(&so);
-	rc = info_args(argc, argv, &so, &arg, &json);
+	rc = cmd_args_cid("info", info_usage, argc, argv, &so, &arg, &json);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	signal(SIGPIPE, SIG_IGN);

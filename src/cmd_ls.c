@@ -276,35 +276,6 @@ static int ls_print(const struct ls *l, const char *arg, bool json)
 	return rc;
 }
 
-static int ls_args(int argc, char **argv, struct srcopts *so, const char **arg, bool *json)
-{
-	int i = 1;
-
-	while (i < argc) {
-		switch (cmd_arg_common("ls", so, argc, argv, &i)) {
-		case CMD_ARG_HELP:
-			ls_usage(stdout);
-			return -1;
-		case CMD_ARG_BAD:
-			return EXIT_USAGE;
-		case CMD_ARG_TAKEN:
-			continue;
-		}
-		if (!strcmp(argv[i], "--json"))
-			*json = true;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return cmd_usage_err("ls", "unknown option '%s'", argv[i]);
-		else if (*arg)
-			return cmd_usage_err("ls", "unexpected argument '%s'", argv[i]);
-		else
-			*arg = argv[i];
-		i++;
-	}
-	if (!*arg)
-		return cmd_usage_err("ls", "missing CID");
-	return cmd_finish_sources("ls", so);
-}
-
 int cmd_ls(int argc, char **argv)
 {
 	struct ls l = {0};
@@ -316,7 +287,7 @@ int cmd_ls(int argc, char **argv)
 	int rc;
 
 	srcopts_init(&so);
-	rc = ls_args(argc, argv, &so, &arg, &json);
+	rc = cmd_args_cid("ls", ls_usage, argc, argv, &so, &arg, &json);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	signal(SIGPIPE, SIG_IGN);

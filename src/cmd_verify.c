@@ -430,35 +430,6 @@ static void vf_free(struct vf *v)
 
 /* ---- main ---- */
 
-static int vf_args(int argc, char **argv, struct srcopts *so, const char **arg, bool *json)
-{
-	int i = 1;
-
-	while (i < argc) {
-		switch (cmd_arg_common("verify", so, argc, argv, &i)) {
-		case CMD_ARG_HELP:
-			vf_usage(stdout);
-			return -1;
-		case CMD_ARG_BAD:
-			return EXIT_USAGE;
-		case CMD_ARG_TAKEN:
-			continue;
-		}
-		if (!strcmp(argv[i], "--json"))
-			*json = true;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return cmd_usage_err("verify", "unknown option '%s'", argv[i]);
-		else if (*arg)
-			return cmd_usage_err("verify", "unexpected argument '%s'", argv[i]);
-		else
-			*arg = argv[i];
-		i++;
-	}
-	if (!*arg)
-		return cmd_usage_err("verify", "missing CID");
-	return cmd_finish_sources("verify", so);
-}
-
 /* The root block itself, hashed again before anything trusts it. */
 static int vf_check_root(struct store *s, const char *arg, struct errbuf *e)
 {
@@ -508,7 +479,7 @@ int cmd_verify(int argc, char **argv)
 	int rc;
 
 	srcopts_init(&so);
-	rc = vf_args(argc, argv, &so, &arg, &v.json);
+	rc = cmd_args_cid("verify", vf_usage, argc, argv, &so, &arg, &v.json);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	signal(SIGPIPE, SIG_IGN);
