@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "fdio.h"
 #include "dag.h"
 #include "log.h"
 #include "multihash.h"
@@ -33,20 +34,12 @@ static void cat_usage(FILE *f)
 /* 0, CAT_EPIPE, or -errno. */
 static int cat_write(const uint8_t *p, size_t n, struct errbuf *e)
 {
-	ssize_t w;
+	int rc = fd_write_all(STDOUT_FILENO, p, n);
 
-	while (n) {
-		w = write(STDOUT_FILENO, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EPIPE)
-			return CAT_EPIPE;
-		if (w < 0)
-			return err_set(e, -errno, "writing to standard output: %s",
-				       strerror(errno));
-		p += w;
-		n -= (size_t)w;
-	}
+	if (rc == -EPIPE)
+		return CAT_EPIPE;
+	if (rc < 0)
+		return err_set(e, rc, "writing to standard output: %s", strerror(-rc));
 	return 0;
 }
 

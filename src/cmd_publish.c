@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "fdio.h"
 #include "fetch_post.h"
 #include "jsonw.h"
 #include "walk.h"
@@ -59,20 +60,7 @@ static void pub_usage(FILE *f)
 
 static int pub_pipe_write(void *ctx, const void *buf, size_t n)
 {
-	struct pub *pb = ctx;
-	const uint8_t *p = buf;
-	ssize_t w;
-
-	while (n) {
-		w = write(pb->fds[1], p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fd_write_all(((struct pub *)ctx)->fds[1], buf, n);
 }
 
 static void *pub_writer(void *arg)

@@ -10,6 +10,8 @@
  * the same length over a dummy CID is written first and overwritten last. */
 #include "pack.h"
 
+#include "fdio.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -176,25 +178,9 @@ static int pk_set_add(struct pk_ctx *c, const struct cid *cid)
 	return 1;
 }
 
-static int pk_write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int pk_flush(struct pk_ctx *c)
 {
-	int rc = pk_write_all(c->car_fd, c->wbuf, c->wlen);
+	int rc = fd_write_all(c->car_fd, c->wbuf, c->wlen);
 
 	c->wlen = 0;
 	return rc;
@@ -208,7 +194,7 @@ static int pk_car_write(void *ctx, const void *buf, size_t n)
 	if (c->wlen + n > PK_WBUF || n >= PK_DIRECT) {
 		rc = pk_flush(c);
 		if (rc || n >= PK_DIRECT)
-			return rc ? rc : pk_write_all(c->car_fd, buf, n);
+			return rc ? rc : fd_write_all(c->car_fd, buf, n);
 	}
 	memcpy(c->wbuf + c->wlen, buf, n);
 	c->wlen += n;
@@ -477,7 +463,7 @@ static int pk_write_file(const char *path, const void *data, size_t len, struct 
 		free(tmp);
 		return rc;
 	}
-	rc = pk_write_all(fd, data, len);
+	rc = fd_write_all(fd, data, len);
 	if (!rc && fdatasync(fd))
 		rc = -errno;
 	if (close(fd) && !rc)
