@@ -43,8 +43,9 @@ struct store_flight {
 	struct cid cid;
 	uint64_t hash;
 	pthread_cond_t cond;
-	int waiters;
+	int waiters;		/* store_get callers and blocks still using data */
 	bool done, cached, in_table;
+	bool retired;		/* cache put finished, out of the table */
 	int status;
 	uint8_t *data; /* result bytes (owned), kept until the last waiter leaves */
 	size_t len;
@@ -289,36 +290,54 @@ static void store_flight_free(struct store_flight *f)
 
 /* Record a flight's result (data owned, may be NULL). Frees the flight if
  * nobody waits for it. Called without the lock. */
-static void store_complete(struct store *s, struct store_flight *f, int status, uint8_t *data,
-			   size_t len, bool cached, const char *why)
+/* Results reach waiters as soon as they are verified (publish); the cache put
+ * happens after, and only then does the flight leave the table (retire), so a
+ * reader arriving meanwhile joins it instead of fetching again. */
+static void store_publish(struct store *s, struct store_flight *f, int status, uint8_t *data,
+			  size_t len, const char *why)
 {
-	bool orphan;
+	pthread_mutex_lock(&s->lock);
+	f->done = true;
+	f->status = status;
+	f->data = data;
+	f->len = len;
+	snprintf(f->why, sizeof(f->why), "%s", why ? why : "");
+	if (f->waiters)
+		pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void store_retire(struct store *s, struct store_flight *f, bool cached)
+{
+	bool last;
 
 	pthread_mutex_lock(&s->lock);
 	store_flight_unlink(s, f);
-	f->done = true;
-	f->status = status;
 	f->cached = cached;
-	snprintf(f->why, sizeof(f->why), "%s", why ? why : "");
-	orphan = f->waiters == 0;
-	if (status == 0 && data && !cached) {
-		if (orphan) {
-			store_mem_put(s, &f->cid, data, len);
-			data = NULL;
+	f->retired = true;
+	last = f->waiters == 0;
+	if (f->status == 0 && f->data && !cached) {
+		if (last) {
+			store_mem_put(s, &f->cid, f->data, f->len);
+			f->data = NULL;
 		} else {
-			store_mem_put_copy(s, &f->cid, data, len);
+			store_mem_put_copy(s, &f->cid, f->data, f->len);
 		}
 	}
-	f->data = data;
-	f->len = len;
-	if (!orphan)
-		pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (orphan)
+	if (last)
 		store_flight_free(f);
 }
 
-/* fetch's done callback, on a fetch verify thread: data is verified. */
+static void store_complete(struct store *s, struct store_flight *f, int status, uint8_t *data,
+			   size_t len, bool cached, const char *why)
+{
+	store_publish(s, f, status, data, len, why);
+	store_retire(s, f, cached);
+}
+
+/* fetch's done callback, on a fetch verify thread: data is verified. Waiters
+ * are woken before the cache put, which then runs on this thread. */
 static void store_fetch_done(void *ctx, int status, const struct cid *cid, uint8_t *data,
 			     size_t len, const char *why)
 {
@@ -330,14 +349,15 @@ static void store_fetch_done(void *ctx, int status, const struct cid *cid, uint8
 	if (status == 0) {
 		STORE_INC(s, fetched);
 		STORE_ADD(s, fetched_bytes, len);
-		if (s->cache) {
-			rc = cache_put(s->cache, cid, data, len);
-			cached = rc == 0;
-			if (rc)
-				log_debug("store: %s: not cached: %s", cid_str(cid), strerror(-rc));
-		}
 	}
-	store_complete(s, f, status, data, len, cached, why);
+	store_publish(s, f, status, data, len, why);
+	if (status == 0 && s->cache) {
+		rc = cache_put(s->cache, cid, data, len);
+		cached = rc == 0;
+		if (rc)
+			log_debug("store: %s: not cached: %s", cid_str(cid), strerror(-rc));
+	}
+	store_retire(s, f, cached);
 }
 
 /* Start the transfer for a flight this thread created. */
@@ -424,28 +444,31 @@ static int store_wait(struct store *s, struct store_flight *f, const struct stor
 	return 0;
 }
 
-/* Hand a finished flight's result to one waiter. -EAGAIN: the block left the
- * cache between the put and this view; the caller retries. */
+/* Hand a finished flight's result to one waiter: a reference to the flight's
+ * bytes (no copy), else a cache view. -EAGAIN: the block left the cache
+ * between the put and this view; the caller retries. */
 static int store_deliver(struct store *s, struct store_flight *f, struct store_block *b,
 			 struct errbuf *e)
 {
 	if (f->status)
 		return err_set(e, f->status, "%s", f->why[0] ? f->why : strerror(-f->status));
+	pthread_mutex_lock(&s->lock);
+	if (f->data) {
+		f->waiters++; /* held by the block until store_block_release */
+		b->flight = f;
+		b->data = f->data;
+		b->len = f->len;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (b->flight)
+		return 0;
 	if (f->cached && s->cache && cache_view_get(s->cache, &f->cid, &b->view) == 0) {
 		b->data = b->view.data;
 		b->len = b->view.len;
 		b->from_cache = 1;
 		return 0;
 	}
-	if (!f->data)
-		return -EAGAIN;
-	b->owned = malloc(f->len ? f->len : 1);
-	if (!b->owned)
-		return err_set(e, -ENOMEM, "out of memory for a %zu-byte block", f->len);
-	memcpy(b->owned, f->data, f->len);
-	b->data = b->owned;
-	b->len = f->len;
-	return 0;
+	return -EAGAIN;
 }
 
 static void store_leave(struct store *s, struct store_flight *f)
@@ -453,7 +476,7 @@ static void store_leave(struct store *s, struct store_flight *f)
 	bool last;
 
 	pthread_mutex_lock(&s->lock);
-	last = --f->waiters == 0 && f->done;
+	last = --f->waiters == 0 && f->retired;
 	pthread_mutex_unlock(&s->lock);
 	if (last)
 		store_flight_free(f);
@@ -593,6 +616,8 @@ void store_block_release(struct store *s, struct store_block *b)
 {
 	if (b->from_cache)
 		cache_view_release(s->cache, &b->view);
+	if (b->flight)
+		store_leave(s, b->flight);
 	free(b->owned);
 	memset(b, 0, sizeof(*b));
 }

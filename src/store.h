@@ -46,14 +46,15 @@ struct store;
 int store_open(const struct store_cfg *cfg, struct store **out, struct errbuf *e);
 void store_close(struct store *s);
 
-/* A verified block. Either a zero-copy cache view or an owned heap copy;
- * release with store_block_release. */
+/* A verified block: a zero-copy cache view, a reference to a just-fetched
+ * block's bytes, or an owned heap copy; release with store_block_release. */
 struct store_block {
 	const uint8_t *data;
 	size_t len;
 	/* private */
 	struct cache_view view;
 	uint8_t *owned;
+	struct store_flight *flight; /* bytes borrowed from a finished fetch */
 	int from_cache;
 };
 
