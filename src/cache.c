@@ -621,6 +621,28 @@ void cache_view_release(struct cache *c, struct cache_view *v)
 	v->len = 0;
 }
 
+int cache_advise(struct cache *c, const struct cid *cid)
+{
+	MDB_val k, d;
+	MDB_txn *t;
+	uintptr_t lo, hi;
+	long pg = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	if (cache_key_of(cid, &k))
+		return -EINVAL;
+	if (cache_rtxn_get(c, &t))
+		return -EIO;
+	rc = mdb_get(t, c->db_blocks, &k, &d);
+	if (rc == 0 && d.mv_size) {
+		lo = (uintptr_t)d.mv_data & ~(uintptr_t)(pg - 1);
+		hi = (uintptr_t)d.mv_data + d.mv_size;
+		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+	}
+	cache_rtxn_put(c, t);
+	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
+}
+
 /* 1 if `k` is in `dbi`, else 0 (errors count as absent). */
 int cache_has_key(struct cache *c, MDB_dbi dbi, MDB_val *k)
 {

@@ -72,6 +72,11 @@ struct cache_view {
 int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v);
 void cache_view_release(struct cache *c, struct cache_view *v);
 
+/* Start reading a cached block's pages from disk in the background
+ * (MADV_WILLNEED), so a later view finds them in memory. 0, -ENOENT if the
+ * block is not cached, -EIO. No touch, no hit or miss counted. */
+int cache_advise(struct cache *c, const struct cid *cid);
+
 /* 1 if present, 0 if not (no touch, no hit/miss counted). */
 int cache_has(struct cache *c, const struct cid *cid);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,23 @@
 /* One mount per process; the tree is created after daemonize, before serving. */
 static struct fs_holder {
 	struct fstree *tree;
-} fs_holder;
+	const char *mountpoint;
+	unsigned read_ahead_kb;
+	pthread_once_t tune_once;
+} fs_holder = {.tune_once = PTHREAD_ONCE_INIT};
+
+static void fs_tune_once(void)
+{
+	if (fs_holder.read_ahead_kb)
+		fs_tune_bdi(fs_holder.mountpoint, fs_holder.read_ahead_kb);
+}
+
+/* The kernel sets the mount's readahead from our INIT reply, after init()
+ * returns; raise it on the first open, once INIT is certainly done. */
+void fs_tune_readahead(void)
+{
+	pthread_once(&fs_holder.tune_once, fs_tune_once);
+}
 
 struct fstree *fs_tree(fuse_req_t req)
 {
@@ -253,8 +270,8 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 	if (!started)
 		goto out_unmount;
 	fs_holder.tree = t;
-	if (o->read_ahead_kb)
-		fs_tune_bdi(o->mountpoint, o->read_ahead_kb);
+	fs_holder.mountpoint = o->mountpoint;
+	fs_holder.read_ahead_kb = o->read_ahead_kb;
 	log_info("mounted on %s", o->mountpoint);
 	if (o->single_thread) {
 		rc = fuse_session_loop(se);

@@ -23,6 +23,9 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
+/* Once per mount, after INIT: raise the mount's readahead. */
+void fs_tune_readahead(void);
+
 /* Raise the mount's read_ahead_kb (best effort, needs root). */
 void fs_tune_bdi(const char *mountpoint, unsigned kb);
 

@@ -628,6 +628,8 @@ int store_prefetch(struct store *s, const struct cid *cid, int prio)
 	struct store_flight *f = NULL;
 	int rc;
 
+	if (s->cache && cache_advise(s->cache, cid) == 0)
+		return 0; /* cached: only start reading it from disk */
 	if (store_has_local(s, cid))
 		return 0;
 	rc = mh_supported(cid, NULL);

@@ -72,7 +72,8 @@ int store_get(struct store *s, const struct cid *cid, const struct store_get_opt
 	      struct store_block *b, struct errbuf *e);
 void store_block_release(struct store *s, struct store_block *b);
 
-/* Fire-and-forget fetch into the cache (no-op if cached or in flight).
+/* Fire-and-forget fetch into the cache (no-op if in flight; if cached, its
+ * pages are read from disk in the background so the coming read is warm).
  * Returns 0 if queued or present, -errno if it cannot be queued. */
 int store_prefetch(struct store *s, const struct cid *cid, int prio);
 
