@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import pathlib
 import re
 import shutil
@@ -542,6 +543,30 @@ def test_dead_source_fails_within_timeout(model, mounts, gateways, tmp_path, kin
     assert took < 3 + 2, f"the failure took {took:.2f} s with --timeout 3"
     time.sleep(0.2)
     assert cid in m.log(), "no log line names the CID that could not be fetched"
+    assert m.unmount() == 0
+
+
+def test_interrupted_read_returns_promptly(model, mounts, gateways, tmp_path):
+    """A reader killed by a signal while its block stalls gets out at once, and mpackfs
+    drops the wait (counted as interrupted) instead of holding a thread until the deadline."""
+    name = "README.md"
+    cid = model["entries"][name]["cid"]
+    cache = tmp_path / "cache"
+    warm_manifest_only(model, mounts, gateways, cache, cid)
+    url = gateways(model["car"], fault={"mode": "stall", "cids": [cid], "stall_s": 60}).url
+    m = mounts(["--gateway", url, "--cache-dir", cache, "--timeout", "60"])
+    path = m.path(model["manifest_cid"], name)
+    reader = subprocess.Popen(["cat", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    assert reader.poll() is None, "the read should still be waiting on the stalled block"
+    t0 = time.monotonic()
+    reader.send_signal(signal.SIGINT)
+    reader.wait(timeout=10)
+    assert time.monotonic() - t0 < 2, "the interrupted reader did not return promptly"
+    deadline = time.monotonic() + 5
+    while m.stats()["store"]["interrupted"] < 1:
+        assert time.monotonic() < deadline, f"no interrupted wait counted: {m.stats()['store']}"
+        time.sleep(0.1)
     assert m.unmount() == 0
 
 
