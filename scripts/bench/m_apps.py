@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""m_apps: loaders (llama.cpp via node-llama-cpp, PyTorch mmap + frombuffer) from a warm mount
+vs local disk, `mpack pack` vs sha256sum, and `mpack prefetch` when it exists."""
+import json
+import os
+import subprocess
+import time
+
+import benchlib as bl
+import llama_load
+import m_read
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WARM = ("warm mount: every block cached, page cache dropped, mpackfs restarted before each "
+        "run; local: page cache dropped before each run")
+
+
+def on_warm_mount(b, pack, fn):
+    """fn() b.runs times, each on a freshly started mount over the pack's warm cache."""
+    cache = m_read.ensure_warm(b, pack)
+    def one(_):
+        fs = b.mpackfs(cache)
+        fs.start()
+        try:
+            bl.drop_caches()
+            v = fn()
+            fetched = fs.stats()["store"]["fetched"]
+            if fetched:
+                bl.log("warning: warm run fetched %d blocks" % fetched)
+        finally:
+            fs.stop()
+        return v
+
+    return b.series(b.runs, one)
+
+
+def local_runs(b, fn):
+    def one(_):
+        bl.drop_caches()
+        return fn()
+    return b.series(b.runs, one)
+
+
+def torch_read(root):
+    r = bl.run([bl.PY, os.path.join(HERE, "torch_read.py"), root], timeout=1800)
+    return json.loads(r.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def apps(b):
+    b.attempt("apps", "llama.cpp load", llama, b)
+    b.attempt("apps", "PyTorch read", torch_all, b)
+
+
+def llama(b):
+    try:
+        llama_load.load(os.path.join(b.gguf_dir, b.gguf_name))
+    except Exception as ex:  # a missing node-llama-cpp binary must not stop the rest
+        b.res.skip("apps", "llama.cpp load", str(ex)[:300])
+    else:
+        loc, ll = local_runs(b, lambda: llama_load.load(
+            os.path.join(b.gguf_dir, b.gguf_name))["seconds"])
+        b.res.add("llama.local", "apps", "llama.cpp loadModel + createContext, local disk "
+                  "(%s, %.0f MB)" % (b.gguf_name, os.path.getsize(
+                      os.path.join(b.gguf_dir, b.gguf_name)) / bl.MB), "s", loc,
+                  better="lower", extra={"load": ll})
+        warm, lw = on_warm_mount(b, "gguf", lambda: llama_load.load(
+            os.path.join(b.mount_dir("gguf"), b.gguf_name))["seconds"])
+        b.res.add("llama.warm", "apps", "llama.cpp loadModel + createContext, warm mount", "s",
+                  warm, better="lower", baseline="llama.local",
+                  limit=m_read.limit_of(b, "llama.local", "local disk"),
+                  targets=[{"vs": "llama.local", "op": "<=", "value": 1.25}], note=WARM,
+                  extra={"load": lw})
+
+
+def torch_all(b):
+    loc, ll = local_runs(b, lambda: torch_read(b.files))
+    b.res.add("torch.local", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, "
+              "local disk", "s", loc, better="lower", extra={"load": ll})
+    warm, lw = on_warm_mount(b, "1m", lambda: torch_read(b.mount_dir("1m")))
+    b.res.add("torch.warm", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, warm "
+              "mount", "s", warm, better="lower", baseline="torch.local",
+              limit=m_read.limit_of(b, "torch.local", "local disk"), note=WARM,
+              extra={"load": lw})
+
+
+def pack(b):
+    b.attempt("pack", "mpack pack", pack_run, b)
+
+
+def pack_run(b):
+    files = sorted(os.path.join(b.files, f) for f in os.listdir(b.files)
+                   if not f.startswith("."))
+    total = sum(os.path.getsize(f) for f in files)
+    for f in files:
+        bl.dd_read(f)
+    out = os.path.join(b.run_dir, "pack-bench.json")
+
+    def sha(_):
+        return m_read.mbps(total, bl.timed(bl.run, ["sha256sum"] + files))
+
+    vals, load = b.series(b.runs, sha)
+    b.res.add("pack.sha256sum", "pack", "sha256sum of the same files, page cache hot", "MB/s",
+              vals, extra={"load": load})
+    sha1 = b.res.get("lim.sha256")
+    lim = {"value": sha1["median"] * os.cpu_count() / 2,
+           "what": "2 SHA-256 passes per byte (file digest + block CIDs) on %d cores"
+           % os.cpu_count()} if sha1 else None
+    for name, chunk in (("1m", "1048576"), ("256k", "262144")):
+        def one(_, chunk=chunk):
+            return m_read.mbps(total, bl.timed(bl.run, [
+                bl.MPACK, "pack", b.files, "--out", out, "--chunk-size", chunk, "--quiet"]))
+
+        vals, load = b.series(b.runs, one)
+        b.res.add("pack.%s" % name, "pack", "mpack pack (no CAR), %s leaves, page cache hot"
+                  % ("1 MiB" if name == "1m" else "256 KiB"), "MB/s", vals,
+                  baseline="pack.sha256sum", limit=lim,
+                  targets=[{"vs": "pack.sha256sum", "op": ">=", "value": 0.8}],
+                  extra={"load": load, "bytes": total})
+
+
+def prefetch(b):
+    r = subprocess.run([bl.MPACK, "prefetch", "--help"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return b.res.skip("prefetch", "mpack prefetch", "`mpack prefetch` does not exist in "
+                          "this build (%s)" % (r.stderr.strip().splitlines() or ["?"])[0])
+    cache = os.path.join(b.caches, "prefetch")
+    cid = b.packs["1m"]["manifest_cid"]
+
+    def one(_):
+        bl.fresh_dir(cache)
+        bl.drop_caches()
+        t = time.perf_counter()
+        bl.run([bl.MPACK, "prefetch", "--quiet", "--gateway", b.url, "--cache-dir", cache, cid],
+               timeout=3600)
+        secs = time.perf_counter() - t
+        return m_read.mbps(b.payload, secs)
+
+    vals = b.attempt("prefetch", "mpack prefetch", b.series, b.runs, one)
+    if vals is None:
+        return
+    vals, load = vals
+    b.res.add("prefetch", "prefetch", "mpack prefetch (default -j) of the 1 MiB pack into an "
+              "empty cache, page cache dropped", "MB/s", vals, baseline="http.curl_null",
+              limit=m_read.limit_cold(b), extra={"load": load})
+    bl.fresh_dir(cache)

@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""m_read: physical limits, local-disk and HTTP baselines, cold/warm/hot sequential reads
+through mpackfs, peak RSS, cache overhead, time to first byte and time to mount."""
+import hashlib
+import os
+import subprocess
+import time
+
+import numpy as np
+
+import benchlib as bl
+
+COLD = "cold: fresh --cache-dir, page cache dropped, mpackfs started before the run"
+WARM = ("warm: every block in the mpackfs cache, page cache dropped, mpackfs restarted "
+        "before each run")
+HOT = "hot: right after a warm read, same mount, page cache kept"
+
+
+def mbps(nbytes, seconds):
+    return nbytes / seconds / bl.MB
+
+
+# ---------------------------------------------------------------- physical limits
+
+def limits(b):
+    buf = np.random.default_rng(1).bytes(64 * bl.MiB)
+
+    def sha(_):
+        t = time.perf_counter()
+        for _ in range(4):
+            hashlib.sha256(buf).digest()
+        return mbps(4 * len(buf), time.perf_counter() - t)
+
+    vals, load = b.series(b.runs, sha)
+    b.res.add("lim.sha256", "limits", "SHA-256, one core (OpenSSL via hashlib)", "MB/s",
+              vals, extra={"load": load})
+    src = np.frombuffer(np.random.default_rng(2).bytes(256 * bl.MiB), dtype=np.uint8)
+    dst = np.empty_like(src)
+
+    def memcpy(_):
+        return mbps(len(src), bl.timed(np.copyto, dst, src))
+
+    vals, load = b.series(b.runs, memcpy)
+    b.res.add("lim.memcpy", "limits", "memory copy, one core (256 MiB numpy copy)", "MB/s",
+              vals, extra={"load": load})
+    read_all(b.shard_paths(b.files))
+
+    def http_hot(_):
+        t = time.perf_counter()
+        ps = [subprocess.Popen(["curl", "-sf", "-o", "/dev/null", b.url + "/files/" + s])
+              for s in b.shards]
+        if any(p.wait() for p in ps):
+            raise RuntimeError("curl of a shard failed")
+        return mbps(b.payload, time.perf_counter() - t)
+
+    vals, load = b.series(b.runs, http_hot)
+    b.res.add("lim.http_hot", "limits", "loopback HTTP from nginx, files in page cache, "
+              "%d curl -o /dev/null in parallel (aggregate)" % len(b.shards), "MB/s", vals,
+              extra={"load": load})
+    block = b.packs["1m"]["manifest_cid"]
+
+    def rtt(_):
+        r = bl.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}",
+                    b.url + "/ipfs/" + block])
+        return float(r.stdout) * 1000
+
+    rtt(0)
+    vals, load = b.series(b.runs, rtt)
+    b.res.add("lim.rtt", "limits", "one small-block HTTP request on loopback (new "
+              "connection, curl time_total)", "ms", vals, better="lower", extra={"load": load})
+
+
+def limit_cold(b):
+    """The ceiling of a cold verified read: source disk, loopback HTTP, hashing on all cores."""
+    parts = []
+    for fid, what, scale in (("local.cold", "disk read", 1), ("lim.http_hot", "loopback HTTP", 1),
+                             ("lim.sha256", "SHA-256 × %d cores" % os.cpu_count(),
+                              os.cpu_count())):
+        f = b.res.get(fid)
+        if f:
+            parts.append((f["median"] * scale, what))
+    if not parts:
+        return None
+    v, what = min(parts)
+    return {"value": v, "what": "min(%s) = %s" % (", ".join(w for _, w in parts), what)}
+
+
+def limit_of(b, fid, what):
+    f = b.res.get(fid)
+    return {"value": f["median"], "what": what} if f else None
+
+
+# ---------------------------------------------------------------- local and HTTP baselines
+
+def read_all(paths, bs="4M"):
+    t = time.perf_counter()
+    n = sum(bl.dd_read(p, bs) for p in paths)
+    return n, time.perf_counter() - t
+
+
+def local(b):
+    paths = b.shard_paths(b.files)
+
+    def cold(_):
+        bl.drop_caches()
+        return mbps(*read_all(paths))
+
+    vals, load = b.series(b.runs, cold)
+    b.res.add("local.cold", "sequential", "local disk, page cache dropped (dd bs=4M)", "MB/s",
+              vals, extra={"load": load})
+    read_all(paths)
+    vals, load = b.series(b.runs, lambda _: mbps(*read_all(paths)))
+    b.res.add("local.hot", "sequential", "local disk, page cache hot (dd bs=4M)", "MB/s", vals,
+              extra={"load": load})
+
+
+def curl_all(b, cmd):
+    t = time.perf_counter()
+    for s in b.shards:
+        url = b.url + "/files/" + s
+        r = subprocess.run(cmd % {"url": url}, shell=True, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("%s: %s" % (cmd % {"url": url}, r.stderr))
+    return time.perf_counter() - t
+
+
+def http(b):
+    b.attempt("sequential", "curl baselines", curl_baselines, b)
+    b.attempt("sequential", "rclone mount", rclone, b)
+
+
+def curl_baselines(b):
+    for fid, label, cmd in (
+            ("http.curl_null", "curl -s -o /dev/null from nginx, cold",
+             "curl -sf -o /dev/null '%(url)s'"),
+            ("http.curl_sha", "curl -s URL | sha256sum from nginx, cold",
+             "set -o pipefail; curl -sf '%(url)s' | sha256sum >/dev/null")):
+        def one(_, cmd=cmd):
+            bl.drop_caches()
+            return mbps(b.payload, curl_all(b, "bash -c \"%s\"" % cmd.replace('"', '\\"')))
+
+        vals, load = b.series(b.runs, one)
+        b.res.add(fid, "sequential", label, "MB/s", vals, extra={"load": load})
+
+
+def rclone(b):
+    if not getattr(b, "nginx_autoindex", False):
+        return b.res.skip("sequential", "rclone mount", "nginx /files/ has no autoindex")
+    mnt = os.path.join(b.base, "rclone-mnt")
+    conf = os.path.join(b.run_dir, "rclone.conf")
+    open(conf, "w").close()
+    argv = ["rclone", "mount", ":http:", mnt, "--http-url", b.url + "/files/",
+            "--vfs-cache-mode", "off", "--read-only", "--config", conf,
+            "--cache-dir", os.path.join(b.run_dir, "rclone-cache")]
+
+    def one(_):
+        os.makedirs(mnt, exist_ok=True)
+        bl.drop_caches()
+        with open(os.path.join(b.run_dir, "rclone.log"), "a") as log:
+            p = bl.spawn(argv, mnt, stdout=log, stderr=subprocess.STDOUT)
+            bl.register_mount(mnt)
+            try:
+                bl.wait_mounted(mnt, p)
+                return mbps(*read_all([os.path.join(mnt, s) for s in b.shards]))
+            finally:
+                bl.unmount(mnt, p)
+
+    vals, load = b.series(b.runs, one)
+    b.res.add("http.rclone", "sequential", "rclone mount :http: (--vfs-cache-mode off), cold",
+              "MB/s", vals, extra={"load": load, "argv": " ".join(argv[:10])})
+
+
+# ---------------------------------------------------------------- through the mount
+
+def ensure_warm(b, pack):
+    """Make sure caches/seq-PACK holds every block of the pack (read it once if not)."""
+    cache = os.path.join(b.caches, "seq-" + pack)
+    if os.path.exists(cache + ".complete"):
+        return cache
+
+    def fill():
+        bl.fresh_dir(cache)
+        fs = b.mpackfs(cache)
+        fs.start()
+        try:
+            root = b.mount_dir(pack)
+            for f in sorted(os.listdir(root)):
+                bl.dd_read(os.path.join(root, f))
+        finally:
+            fs.stop()
+
+    b.retry(fill)
+    open(cache + ".complete", "w").close()
+    return cache
+
+
+def cold_run(b, pack, cache):
+    """One cold run; returns (MB/s, VmHWM bytes, cache du bytes, stats, mount seconds)."""
+    if os.path.exists(cache + ".complete"):
+        os.unlink(cache + ".complete")
+    bl.fresh_dir(cache)
+    bl.drop_caches()
+    fs = b.mpackfs(cache)
+    mount_s = fs.start()
+    try:
+        with bl.RssSampler(fs.pid) as rss:
+            n, secs = read_all(b.shard_paths(b.mount_dir(pack)))
+        hwm = bl.proc_status(fs.pid, "VmHWM")
+        st = fs.stats()
+        st["rss_peaks"] = rss.peak
+    finally:
+        fs.stop()
+    if n != b.payload:
+        raise RuntimeError("cold read of %s returned %d bytes, expected %d" % (pack, n, b.payload))
+    open(cache + ".complete", "w").close()
+    return mbps(n, secs), hwm, bl.du_bytes(cache), st, mount_s
+
+
+def warm_runs(b, pack, cache):
+    """Warm runs (restart + drop each time), then hot runs on the last mount."""
+    paths = b.shard_paths(b.mount_dir(pack))
+    warm, hot, fetched, lw, lh = [], [], [0], [], []
+
+    def one(i):
+        bl.drop_caches()
+        fs = b.mpackfs(cache)
+        fs.start()
+        try:
+            lw.append(bl.loadavg())
+            v = mbps(*read_all(paths))
+            fetched[0] += fs.stats()["store"]["fetched"]
+            if i == b.runs - 1:
+                for _ in range(b.runs):
+                    lh.append(bl.loadavg())
+                    hot.append(mbps(*read_all(paths)))
+        finally:
+            fs.stop()
+        warm.append(v)
+
+    for i in range(b.runs):
+        del hot[:], lh[:]
+        b.retry(one, i)
+    return warm, hot, fetched[0], lw[-b.runs:], lh
+
+
+def mount_reads(b):
+    for pack, leaf in (("1m", "1 MiB"), ("256k", "256 KiB")):
+        b.attempt("sequential", "mpackfs sequential reads, %s leaves" % leaf,
+                  mount_reads_one, b, pack, leaf)
+
+
+def mount_reads_one(b, pack, leaf):
+    cache = os.path.join(b.caches, "seq-" + pack)
+    runs = [b.retry(cold_run, b, pack, cache) for _ in range(b.runs)]
+    st = runs[-1][3]
+    b.res.add("m%s.cold" % pack, "sequential", "mpackfs cold, %s leaves" % leaf, "MB/s",
+              [r[0] for r in runs], baseline="http.curl_null", limit=limit_cold(b),
+              targets=[{"vs": "http.curl_null", "op": ">=", "value": 0.5},
+                       {"vs": "http.curl_sha", "op": ">=", "value": 2.0},
+                       {"vs": "http.rclone", "op": ">=", "value": 1.5}],
+              note=COLD, extra={"fetched_last": st["store"]["fetched"],
+                                "source": st.get("sources")})
+    b.res.add("m%s.rss" % pack, "resources", "mpackfs peak RSS (VmHWM) during the cold "
+              "read, %s leaves" % leaf, "MiB", [r[1] / bl.MiB for r in runs],
+              better="lower", targets=[{"vs": None, "op": "<=", "value": 100}],
+              note="VmHWM counts the pages of the cache's memory map (file-backed, "
+              "reclaimable) that replies were written from; RssAnon is the process's own "
+              "memory", extra={"peak_rss_file_mib": [r[3]["rss_peaks"]["RssFile"] / bl.MiB
+                                                     for r in runs]})
+    b.res.add("m%s.rss_anon" % pack, "resources", "mpackfs peak RssAnon (sampled every "
+              "20 ms) during the cold read, %s leaves" % leaf, "MiB",
+              [r[3]["rss_peaks"]["RssAnon"] / bl.MiB for r in runs], better="lower")
+    b.res.add("m%s.cache_ratio" % pack, "resources", "cache bytes on disk (du) per payload "
+              "byte after the cold read, %s leaves" % leaf, "×",
+              [r[2] / b.payload for r in runs], better="lower",
+              limit={"value": 1.0, "what": "payload bytes only"},
+              extra={"du_apparent": bl.du_bytes(cache, apparent=True) / b.payload})
+    ensure_warm(b, pack)
+    warm, hot, fetched, lw, lh = warm_runs(b, pack, cache)
+    b.res.add("m%s.warm" % pack, "sequential", "mpackfs warm, %s leaves" % leaf, "MB/s",
+              warm, baseline="local.cold", limit=limit_of(b, "local.cold", "disk read"),
+              targets=[{"vs": "local.cold", "op": ">=", "value": 0.8}], note=WARM,
+              extra={"load": lw, "blocks_fetched": fetched})
+    b.res.add("m%s.hot" % pack, "sequential", "mpackfs hot, %s leaves" % leaf, "MB/s", hot,
+              baseline="local.hot", limit=limit_of(b, "local.hot", "page-cache read"),
+              targets=[{"vs": "local.hot", "op": ">=", "value": 0.9}], note=HOT,
+              extra={"load": lh})
+    if pack != "1m":
+        os.unlink(cache + ".complete")
+        bl.fresh_dir(cache)
+
+
+def ttfb(b):
+    b.attempt("latency", "time to first byte", ttfb_run, b)
+
+
+def ttfb_run(b):
+    cache = os.path.join(b.caches, "ttfb")
+    path = os.path.join(b.mount_dir("1m"), b.shards[0])
+    first, mount = [], []
+
+    def one():
+        bl.fresh_dir(cache)
+        fs = b.mpackfs(cache)
+        mount_ms = fs.start() * 1000
+        try:
+            bl.drop_caches()
+            t = time.perf_counter()
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if len(os.read(fd, 1)) != 1:
+                    raise RuntimeError("short first read of " + path)
+            finally:
+                os.close(fd)
+            first_ms = (time.perf_counter() - t) * 1000
+        finally:
+            fs.stop()
+        return mount_ms, first_ms
+
+    for _ in range(b.runs):
+        m, f = b.retry(one)
+        mount.append(m)
+        first.append(f)
+    rtt = b.res.get("lim.rtt")
+    b.res.add("ttfb", "latency", "time to first byte, cold pack (open+read 1 byte incl. "
+              "manifest load)", "ms", first, better="lower",
+              limit={"value": 3 * rtt["median"], "what": "3 dependent loopback requests "
+                     "(manifest, file root, first leaf)"} if rtt else None,
+              targets=[{"vs": None, "op": "<=", "value": 20}])
+    b.res.add("mount.time", "latency", "time to mount (start mpackfs → mountpoint answers "
+              "stat)", "ms", mount, better="lower")
+    bl.fresh_dir(cache)

@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""report: render docs/benchmarks.json as docs/BENCHMARKS.md (tables of median and min–max,
+ratio to baseline, distance to the physical limit, PASS/FAIL against the targets).
+
+usage: report.py [benchmarks.json [BENCHMARKS.md]]   (re-render without re-running)
+"""
+import json
+import os
+import sys
+
+SECTIONS = [("limits", "Physical limits of this machine"),
+            ("sequential", "Sequential reads (all four shards, dd bs=4M)"),
+            ("latency", "Latency"),
+            ("resources", "Resources"),
+            ("apps", "Loaders"),
+            ("pack", "Packing"),
+            ("prefetch", "Prefetch")]
+NOISY = 0.25  # (max - min) / median above this is flagged
+BUSY = 0.25   # cores used by other work during a figure above this is flagged
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "—"
+    a = abs(v)
+    s = ("%.0f" % v if a >= 100 else "%.1f" % v if a >= 10 else "%.2f" % v if a >= 1
+         else "%.3f" % v)
+    return s + (" " + unit if unit and unit != "×" else "×" if unit == "×" else "")
+
+
+def ratio(f, figs):
+    b = figs.get(f.get("baseline") or "")
+    return f["median"] / b["median"] if b and b["median"] else None
+
+
+def pct_limit(f):
+    lim = f.get("limit")
+    if not lim or not lim.get("value") or not f["median"]:
+        return None
+    if f["better"] == "higher":
+        return 100.0 * f["median"] / lim["value"]
+    return 100.0 * lim["value"] / f["median"]
+
+
+def check(f, t, figs):
+    """(text, passed or None) for one target."""
+    if t["vs"]:
+        other = figs.get(t["vs"])
+        if not other:
+            return "%s %s× %s" % (t["op"], t["value"], t["vs"]), None
+        r = f["median"] / other["median"]
+        ok = r >= t["value"] if t["op"] == ">=" else r <= t["value"]
+        return "%s %g× %s (is %.2f×)" % ("≥" if t["op"] == ">=" else "≤", t["value"],
+                                         t["vs"], r), ok
+    v = f["median"]
+    ok = v >= t["value"] if t["op"] == ">=" else v <= t["value"]
+    return "%s %g %s" % ("≥" if t["op"] == ">=" else "≤", t["value"], f["unit"]), ok
+
+
+def verdict(ok):
+    return "—" if ok is None else "**PASS**" if ok else "**FAIL**"
+
+
+def spread(f):
+    return (f["max"] - f["min"]) / f["median"] if f["median"] else 0
+
+
+def disturbed(f):
+    return spread(f) > NOISY or (f.get("foreign_cpu") or 0) > BUSY
+
+
+def other(f):
+    fc = f.get("foreign_cpu")
+    return "—" if fc is None else ("%.2f" % fc) + (" ⚠" if fc > BUSY else "")
+
+
+def cell(text):
+    return str(text).replace("|", "\\|")
+
+
+def figure_rows(figs, section):
+    rows = []
+    for f in figs.values():
+        if f["section"] != section:
+            continue
+        base = figs.get(f.get("baseline") or "")
+        lim, p = f.get("limit"), pct_limit(f)
+        tg = [check(f, t, figs) for t in f["targets"]]
+        rows.append("| %s`%s` | %s | %s – %s | %s | %s | %s | %s | %s | %s |" % (
+            cell(f["label"]) + " ", f["id"], fmt(f["median"], f["unit"]),
+            fmt(f["min"]), fmt(f["max"]) + (" ⚠" if spread(f) > NOISY else ""), other(f),
+            ("`%s` %s" % (base["id"], fmt(base["median"], base["unit"]))) if base else "—",
+            fmt(ratio(f, figs), "×") if base else "—",
+            ("%s (%s)" % (fmt(lim["value"], f["unit"]), cell(lim["what"]))) if lim else "—",
+            ("%.0f%%" % p) if p is not None else "—",
+            "<br>".join("%s %s" % (t, verdict(ok)) for t, ok in tg) or "—"))
+    return rows
+
+
+def fio_rows(figs):
+    rows = []
+    for f in figs.values():
+        if f["section"] != "fio":
+            continue
+        x = f["extra"]
+        rows.append("| %s | %s | %s | %d | %s (%s – %s) | %s | %s | %s | %s | %s |" % (
+            x["state"], x["engine"], x["bs"], x["jobs"], fmt(f["median"]), fmt(f["min"]),
+            fmt(f["max"]) + (" ⚠" if spread(f) > NOISY else ""), other(f),
+            fmt(x["iops"]["median"]),
+            fmt(x["p99_ms"]["median"]), fmt(ratio(f, figs), "×") if f.get("baseline")
+            else "—", "<br>".join("%s %s" % (t, verdict(ok)) for t, ok in
+                                  (check(f, t, figs) for t in f["targets"])) or "—"))
+    return rows
+
+
+def targets_table(figs):
+    out = ["| figure | target | median | result |", "|---|---|---|---|"]
+    npass = nfail = 0
+    for f in figs.values():
+        for t in f["targets"]:
+            text, ok = check(f, t, figs)
+            npass += ok is True
+            nfail += ok is False
+            out.append("| `%s` %s | %s | %s | %s |" % (f["id"], cell(f["label"]), text,
+                                                     fmt(f["median"], f["unit"]), verdict(ok)))
+    return ["**%d PASS, %d FAIL.**" % (npass, nfail), ""] + out
+
+
+def gaps(figs):
+    """Failed targets, worst first, as how far the figure is from its target."""
+    miss = []
+    for f in figs.values():
+        for t in f["targets"]:
+            text, ok = check(f, t, figs)
+            if ok is False:
+                have = f["median"] / figs[t["vs"]]["median"] if t["vs"] else f["median"]
+                short = have / t["value"] if t["op"] == ">=" else t["value"] / have
+                miss.append((short, f["id"], text))
+    if not miss:
+        return []
+    miss.sort()
+    return ["Biggest gaps (figure reaches this fraction of its target):", ""] + [
+        "%d. `%s`: %.0f%% of target (%s)" % (i + 1, fid, 100 * short, text)
+        for i, (short, fid, text) in enumerate(miss)] + [""]
+
+
+def machine(meta):
+    m, d = meta["machine"], meta["machine"]["disk"]
+    bg = meta["background_cpu_busy"]
+    size = ("%.0f GiB" % (int(d["size_sectors"]) * 512 / 2**30)
+            if str(d.get("size_sectors", "")).isdigit() else "?")
+    return [
+        "| | |", "|---|---|",
+        "| CPU | %s |" % m["cpu_model"],
+        "| cores | %d (virtualisation: %s) |" % (m["cores"], m["virt"]),
+        "| RAM | %.1f GiB |" % (m["ram_bytes"] / 2**30),
+        "| kernel | %s |" % m["kernel"],
+        "| disk | %s, %s, %s, rotational=%s, scheduler %s, model %s |" % (
+            d["device"], d["fstype"], size, d["rotational"], d["scheduler"], d["model"]),
+        "| tools | %s |" % "; ".join("%s: %s" % (k, v if len(v) < 50 else " ".join(
+            v.split()[:2])) for k, v in meta["tools"].items()),
+        "| machine busy before / after the run (2 s idle samples) | %.0f%% / %.0f%% "
+        "(steal %.1f%% / %.1f%%) |" % (100 * bg["before"], 100 * bg["after"],
+                                      100 * bg["steal_before"], 100 * bg["steal_after"]),
+    ]
+
+
+def load_note(figs, meta):
+    fc = meta.get("foreign_cpu")
+    busy = [f["id"] for f in figs.values() if (f.get("foreign_cpu") or 0) > BUSY]
+    noisy = [f["id"] for f in figs.values() if spread(f) > NOISY]
+    lines = []
+    if fc:
+        lines += ["**Other work on the machine** (CPU of processes the benchmark did not start, "
+                  "sampled every %.1f s; column \"other work\", in cores of %d): mean %.2f, "
+                  "p90 %.2f, max %.2f cores." % (fc["period_s"], meta["machine"]["cores"],
+                                                 fc["mean"], fc["p90"], fc["max"]), ""]
+    if busy:
+        lines += ["Figures measured while other work used more than %.2f cores (⚠ in "
+                  "\"other work\"; likely distorted): %s." % (BUSY, ", ".join(
+                      "`%s`" % n for n in busy)), ""]
+    if noisy:
+        lines += ["Figures whose min–max spread exceeds %d%% of the median (⚠ after the max): "
+                  "%s." % (NOISY * 100, ", ".join("`%s`" % n for n in noisy)), ""]
+    return lines
+
+
+HEAD = """# mpackfs benchmarks
+
+Written by `make bench` (scripts/bench.sh, scripts/bench/*.py) — do not edit by hand; the raw
+figures are in [benchmarks.json](benchmarks.json). Re-render with
+`/usr/bin/python3 scripts/bench/report.py`.
+"""
+
+METHOD = """## Method
+
+- Data: {nshards} safetensors-like shards ({shard_mib:.0f} MiB in all: a valid header, then
+  seeded random bytes) packed twice, with 1 MiB leaves (`{cid1m}`) and with 256 KiB leaves
+  (`{cid256}`), plus a {gguf_mb:.0f} MB llama GGUF (`{cidgguf}`). Blocks are extracted from the
+  CARs and served by nginx on 127.0.0.1 as static files under `/ipfs/`; the original files
+  under `/files/` for the HTTP baselines.
+- Every figure is the median and min–max of **{runs} runs**{quick}. MB/s = 10^6 bytes/s of
+  shard payload.
+- cold: fresh `--cache-dir`, `sync; echo 3 > /proc/sys/vm/drop_caches`, mpackfs started before
+  the timed read (mount time not included; the manifest load is). Baselines drop the page
+  cache the same way (nginx then reads from disk too).
+- warm: every block already in the mpackfs cache, page cache dropped, **mpackfs restarted**
+  before each run (no state kept in the process). Baseline: the same files on local disk
+  after drop_caches.
+- hot: right after a warm read, same mount, page cache kept. Baseline: local files in page
+  cache.
+- fio: `--readonly --rw=randread --time_based --runtime={fio}` over the four shards
+  (`--filename=a:b:c:d`, `--size` = 4 × the smallest shard), `--group_reporting`; page cache
+  dropped before each run (and a fresh cache + fresh mount for cold). MB/s is the aggregate
+  of all jobs; p99 is the completion latency. The working set fits in RAM, so within a run
+  re-touched data comes from the page cache (for local files and the mount alike); for the
+  mount, a 4 KiB miss makes the kernel and mpackfs read whole leaves, which warms
+  neighbouring data.
+- "other work": CPU used by processes the benchmark did not start (other users of the
+  machine), averaged over the figure's runs. The 1-minute load average before each run is
+  in benchmarks.json (`extra.load`); it includes the benchmark's own processes.
+- Physical limits are measured on this machine in the same run: one-core SHA-256, memory
+  copy, loopback HTTP with the file in page cache, small-request latency, local disk.
+  "% of limit" is median ÷ limit (limit ÷ median for times).
+"""
+
+
+def render(doc):
+    meta, figs = doc["meta"], {f["id"]: f for f in doc["figures"]}
+    p = meta["packs"]
+    out = [HEAD, "Mode **%s**, %s, %s, commit `%s`, took %.0f s." % (
+        meta["mode"], meta["date"], "%d runs per figure" % meta["runs"], meta["git"],
+        meta["duration_s"]), ""]
+    if meta["mode"] == "quick":
+        out += ["> Quick mode (BENCH_QUICK=1): 256 MiB of shards, %d runs per figure, fio "
+                "runtime %d s, fio's mmap engine only on the warm mount. Figures are "
+                "indicative only; run `make bench` for the full set."
+                % (meta["runs"], meta["fio_runtime_s"]), ""]
+    out += ["## Machine", ""] + machine(meta) + [""] + load_note(figs, meta) + [""]
+    out += ["## Targets", ""] + targets_table(figs) + [""] + gaps(figs)
+    cols = ("| figure | median | min – max | other work | baseline | × baseline | "
+            "physical limit | % of limit | target |")
+    for sec, title in SECTIONS:
+        rows = figure_rows(figs, sec)
+        if rows:
+            out += ["## " + title, "", cols, "|---|---|---|---|---|---|---|---|---|"] + rows + [""]
+            notes = sorted({f["note"] for f in figs.values() if f["section"] == sec
+                            and f.get("note")})
+            out += ["- " + n for n in notes] + ([""] if notes else [])
+    rows = fio_rows(figs)
+    if rows:
+        out += ["## Random reads (fio)", "",
+                "| state | engine | bs | jobs | MB/s median (min – max) | other work | IOPS | "
+                "p99 ms | × local | target |", "|---|---|---|---|---|---|---|---|---|---|"]
+        out += rows + [""]
+    if doc.get("skipped"):
+        out += ["## Skipped or failed", ""] + [
+            "- %s%s: %s" % ("**ERROR** " if s.get("error") else "", s["label"],
+                            cell(s["reason"]).replace("\n", " ")) for s in doc["skipped"]] + [""]
+    crashes = meta.get("mpackfs_crashes") or []
+    if crashes:
+        sigs = sorted({c["signal"] for c in crashes})
+        out += ["## mpackfs crashes", "",
+                "**%d mpackfs processes died from signal %s during this run.** A run that "
+                "failed because of a crash was repeated (up to %d times); figures come from "
+                "completed runs only. First logs:" % (len(crashes), "/".join(map(str, sigs)),
+                                                      meta.get("retries", 0)), ""] + [
+            "- signal %d, %s: last line `%s`" % (c["signal"], c["log"], cell(
+                (c["log_tail"].strip().splitlines() or ["(empty log)"])[-1]))
+            for c in crashes[:5]] + [""]
+    out.append(METHOD.format(
+        nshards=len(meta["data"]["shards"]), shard_mib=meta["data"]["shard_bytes"] / 2**20,
+        cid1m=p.get("1m", {}).get("manifest_cid", "?"),
+        cid256=p.get("256k", {}).get("manifest_cid", "?"),
+        cidgguf=p.get("gguf", {}).get("manifest_cid", "?"),
+        gguf_mb=meta["data"]["gguf_bytes"] / 1e6, runs=meta["runs"],
+        quick=" (quick mode: 3 runs, fewer than the 5 of a full run)"
+        if meta["mode"] == "quick" else "", fio="%d" % meta["fio_runtime_s"]))
+    return "\n".join(out) + "\n"
+
+
+def main():
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")
+    src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "benchmarks.json")
+    dst = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(src),
+                                                             "BENCHMARKS.md")
+    with open(src) as fh:
+        doc = json.load(fh)
+    with open(dst, "w") as fh:
+        fh.write(render(doc))
+
+
+if __name__ == "__main__":
+    main()
