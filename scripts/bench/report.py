@@ -50,7 +50,7 @@ def check(f, t, figs):
             return "%s %s× %s" % (t["op"], t["value"], t["vs"]), None
         r = f["median"] / other["median"]
         ok = r >= t["value"] if t["op"] == ">=" else r <= t["value"]
-        return "%s %g× %s (is %.2f×)" % ("≥" if t["op"] == ">=" else "≤", t["value"],
+        return "%s %g× %s (is %.3g×)" % ("≥" if t["op"] == ">=" else "≤", t["value"],
                                          t["vs"], r), ok
     v = f["median"]
     ok = v >= t["value"] if t["op"] == ">=" else v <= t["value"]
