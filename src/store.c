@@ -316,6 +316,8 @@ static void store_retire(struct store *s, struct store_flight *f, bool cached)
 	f->cached = cached;
 	f->retired = true;
 	last = f->waiters == 0;
+	if (!last)
+		pthread_cond_broadcast(&f->cond); /* for until_cached waiters */
 	if (f->status == 0 && f->data && !cached) {
 		if (last) {
 			store_mem_put(s, &f->cid, f->data, f->len);
@@ -420,7 +422,7 @@ static int store_wait(struct store *s, struct store_flight *f, const struct stor
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while (!f->done) {
+	while (!f->done || (o && o->until_cached && !f->retired)) {
 		if (o && o->interrupted && o->interrupted(o->ictx)) {
 			rc = -EINTR;
 			break;

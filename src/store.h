@@ -63,6 +63,7 @@ struct store_get_opts {
 	int deadline_ms;  /* 0 → the fetch deadline */
 	int (*interrupted)(void *ctx); /* may be NULL; non-zero → give up with -EINTR */
 	void *ictx;
+	bool until_cached; /* return only after the cache put of a fetched block */
 };
 
 /* Blocking get. Returns 0 with *b filled; -ENOENT (no source has it),

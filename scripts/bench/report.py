@@ -238,6 +238,11 @@ def render(doc):
                 % (meta["runs"], meta["fio_runtime_s"]), ""]
     out += ["## Machine", ""] + machine(meta) + [""] + load_note(figs, meta) + [""]
     out += ["## Targets", ""] + targets_table(figs) + [""] + gaps(figs)
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                         "BENCHMARKS-analysis.md")
+    if os.path.exists(notes):  # hand-written: why each gap is what it is, kept across runs
+        with open(notes) as fh:
+            out += ["", fh.read().rstrip(), ""]
     cols = ("| figure | median | min – max | other work | baseline | × baseline | "
             "physical limit | % of limit | target |")
     for sec, title in SECTIONS:
