@@ -40,7 +40,7 @@
 #include "errbuf.h"
 
 #define CACHE_TOUCH_BATCH	1024
-#define CACHE_TRIM_BYTES	(64ull << 20) /* views between unmapping the map (RSS) */
+#define CACHE_TRIM_BYTES	(16ull << 20) /* views between unmapping the map (RSS) */
 #define CACHE_DEFAULT_MAX_BYTES (20ull << 30)
 
 struct cache;
