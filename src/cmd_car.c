@@ -9,6 +9,7 @@
 #include "car.h"
 #include "cid.h"
 #include "cmd.h"
+#include "jsonw.h"
 #include "multihash.h"
 
 struct car_ls {
@@ -51,23 +52,6 @@ static ssize_t car_fd_read(void *ctx, void *buf, size_t n)
 	return got < 0 ? -errno : got;
 }
 
-/* A JSON string: quotes, backslashes, control and non-ASCII bytes escaped. */
-static void json_str(FILE *f, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', f);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void ls_roots(const struct car_ls *ls, const struct car_reader *r)
 {
 	char text[CID_MAX_TEXT];
@@ -80,7 +64,7 @@ static void ls_roots(const struct car_ls *ls, const struct car_reader *r)
 		if (ls->json) {
 			if (i)
 				putchar(',');
-			json_str(stdout, text);
+			jw_fput_str(stdout, text);
 		} else {
 			printf("root %s\n", text);
 		}
@@ -107,7 +91,7 @@ static void ls_block(struct car_ls *ls, const struct cid *cid, const uint8_t *bl
 		if (ls->nblocks)
 			putchar(',');
 		printf("{\"cid\":");
-		json_str(stdout, text);
+		jw_fput_str(stdout, text);
 		printf(",\"size\":%zu,\"ok\":%s}", len, ok ? "true" : "false");
 	} else {
 		printf("%s %zu %s\n", text, len, ok ? "ok" : "BAD");
@@ -145,7 +129,7 @@ static int ls_run(struct car_ls *ls)
 		printf("],\"bad\":%" PRIu64, ls->nbad);
 		if (rc < 0) {
 			printf(",\"error\":");
-			json_str(stdout, e.msg);
+			jw_fput_str(stdout, e.msg);
 		}
 		printf("}\n");
 	}

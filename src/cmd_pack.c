@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "jsonw.h"
 #include "pack.h"
 
 struct cp_args {
@@ -201,28 +202,6 @@ static int cp_parse(int argc, char **argv, struct cp_args *a)
 	return cp_params(a);
 }
 
-static void cp_json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p == '\r')
-			fputs("\\r", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static void cp_print_json(const struct pack_result *r)
 {
 	char cid[CID_MAX_TEXT], hex[65];
@@ -232,10 +211,10 @@ static void cp_print_json(const struct pack_result *r)
 	printf("{\"manifest_cid\":\"%s\",", cid);
 	cid_format(&r->dir_cid, cid, sizeof(cid));
 	printf("\"directory_cid\":\"%s\",\"manifest_path\":", cid);
-	cp_json_str(stdout, r->manifest_path);
+	jw_fput_str(stdout, r->manifest_path);
 	printf(",\"car_path\":");
 	if (r->car_path)
-		cp_json_str(stdout, r->car_path);
+		jw_fput_str(stdout, r->car_path);
 	else
 		printf("null");
 	printf(",\"files\":[");
@@ -246,7 +225,7 @@ static void cp_print_json(const struct pack_result *r)
 			snprintf(hex + 2 * k, 3, "%02x", f->sha256[k]);
 		cid_format(&f->cid, cid, sizeof(cid));
 		printf("%s{\"path\":", i ? "," : "");
-		cp_json_str(stdout, f->path);
+		jw_fput_str(stdout, f->path);
 		printf(",\"cid\":\"%s\",\"sha256\":\"%s\",\"size\":%" PRIu64 ",\"role\":\"%s\"}",
 		       cid, hex, f->size, pack_role_name(f->role));
 	}

@@ -85,30 +85,53 @@ void jw_arr_end(struct jsonw *w)
 	close_(w, "]");
 }
 
-static void escaped(struct jsonw *w, const char *s, size_t n)
+/* Writes s as a JSON string through put: quotes and backslashes escaped,
+ * control bytes as \u00XX, other bytes (UTF-8) as they are. */
+static void escape_to(void (*put_fn)(void *ctx, const void *p, size_t n), void *ctx,
+		      const char *s, size_t n)
 {
 	char u[8];
 	size_t i, start = 0;
 
-	put(w, "\"", 1);
+	put_fn(ctx, "\"", 1);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		put(w, s + start, i - start);
+		put_fn(ctx, s + start, i - start);
 		if (c == '"' || c == '\\') {
 			u[0] = '\\';
 			u[1] = (char)c;
-			put(w, u, 2);
+			put_fn(ctx, u, 2);
 		} else {
 			snprintf(u, sizeof(u), "\\u%04x", c);
-			put(w, u, 6);
+			put_fn(ctx, u, 6);
 		}
 		start = i + 1;
 	}
-	put(w, s + start, n - start);
-	put(w, "\"", 1);
+	put_fn(ctx, s + start, n - start);
+	put_fn(ctx, "\"", 1);
+}
+
+static void put_jw(void *ctx, const void *p, size_t n)
+{
+	put(ctx, p, n);
+}
+
+static void put_file(void *ctx, const void *p, size_t n)
+{
+	fwrite(p, 1, n, ctx);
+}
+
+static void escaped(struct jsonw *w, const char *s, size_t n)
+{
+	escape_to(put_jw, w, s, n);
+}
+
+void jw_fput_str(FILE *f, const char *s)
+{
+	escape_to(put_file, f, s, strlen(s));
 }
 
 void jw_key(struct jsonw *w, const char *k)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dynbuf.h"
 
@@ -39,6 +40,9 @@ void jw_dbl(struct jsonw *w, double v);
 void jw_bool(struct jsonw *w, bool v);
 void jw_null(struct jsonw *w);
 void jw_raw(struct jsonw *w, const char *json); /* already-valid JSON text */
+
+/* Write s to f as a JSON string (for output streamed without a jsonw). */
+void jw_fput_str(FILE *f, const char *s);
 
 /* key + value shorthands */
 void jw_kstr(struct jsonw *w, const char *k, const char *s);
