@@ -107,6 +107,7 @@ check: deps
 	./scripts/demo.sh > build/demo.log 2>&1 || { cat build/demo.log; exit 1; }
 	@echo "demo: ok (log in build/demo.log)"
 	$(MAKE) man-lint
+	$(MAKE) lint
 	$(MAKE) fuzz
 	$(MAKE) check-asan
 	@echo "make check: all stages passed"

@@ -17,7 +17,7 @@
 #include "cid.h"
 #include "errbuf.h"
 
-#define CAR_MAX_ROOTS 64
+#define CAR_MAX_ROOTS  64
 #define CAR_MAX_HEADER (1u << 20)
 
 /* Reads up to n bytes into buf; returns bytes read (0 at EOF) or -errno. */

@@ -211,9 +211,8 @@ static int pf_take(struct pf *pf, struct cid *cid, uint32_t *size)
 
 static void pf_get_one(struct pf *pf, const struct cid *cid, uint32_t size)
 {
-	struct store_get_opts o = {.prio = FETCH_PRIO_PREFETCH,
-				   .interrupted = pf_interrupted,
-				   .until_cached = true};
+	struct store_get_opts o = {
+	    .prio = FETCH_PRIO_PREFETCH, .interrupted = pf_interrupted, .until_cached = true};
 	struct store_block b;
 	struct errbuf e;
 	char why[160];

@@ -188,5 +188,4 @@ const char *config_origin_str(const struct config_origin *o, char *buf, size_t c
 /* Parse a size ("10G", "512M", "4096", "1.5GiB"). 0 or -EINVAL. */
 int config_parse_size(const char *s, uint64_t *out);
 
-
 #endif

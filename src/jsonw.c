@@ -87,8 +87,8 @@ void jw_arr_end(struct jsonw *w)
 
 /* Writes s as a JSON string through put: quotes and backslashes escaped,
  * control bytes as \u00XX, other bytes (UTF-8) as they are. */
-static void escape_to(void (*put_fn)(void *ctx, const void *p, size_t n), void *ctx,
-		      const char *s, size_t n)
+static void escape_to(void (*put_fn)(void *ctx, const void *p, size_t n), void *ctx, const char *s,
+		      size_t n)
 {
 	char u[8];
 	size_t i, start = 0;

@@ -43,9 +43,9 @@ struct store_flight {
 	struct cid cid;
 	uint64_t hash;
 	pthread_cond_t cond;
-	int waiters;		/* store_get callers and blocks still using data */
+	int waiters; /* store_get callers and blocks still using data */
 	bool done, cached, in_table;
-	bool retired;		/* cache put finished, out of the table */
+	bool retired; /* cache put finished, out of the table */
 	int status;
 	uint8_t *data; /* result bytes (owned), kept until the last waiter leaves */
 	size_t len;

@@ -59,8 +59,8 @@ struct store_block {
 };
 
 struct store_get_opts {
-	int prio;	  /* FETCH_PRIO_* */
-	int deadline_ms;  /* 0 → the fetch deadline */
+	int prio;		       /* FETCH_PRIO_* */
+	int deadline_ms;	       /* 0 → the fetch deadline */
 	int (*interrupted)(void *ctx); /* may be NULL; non-zero → give up with -EINTR */
 	void *ictx;
 	bool until_cached; /* return only after the cache put of a fetched block */
