@@ -263,9 +263,18 @@ class Gateway:
         self.port = int(port_file.read_text())
         self.url = f"http://127.0.0.1:{self.port}"
 
+    def ctl(self, path, body=None):
+        """A control-plane call (POST when body is given); returns the JSON answer."""
+        req = urllib.request.Request(self.url + path, data=body,
+                                     method="POST" if body is not None else "GET")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def faults(self, rules):
+        self.ctl("/_fixture/faults", json.dumps(rules).encode())
+
     def stats(self):
-        with urllib.request.urlopen(self.url + "/_fixture/stats", timeout=5) as r:
-            return json.load(r)
+        return self.ctl("/_fixture/stats")
 
     def reset(self):
         req = urllib.request.Request(self.url + "/_fixture/reset", data=b"", method="POST")

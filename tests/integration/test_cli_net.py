@@ -17,54 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from mountlib import gateways  # noqa: F401  (the shared fixture gateway)
 from test_cli import (CHUNK, MODEL_FILES, car_sections, car_subset, clean_env, fails, leaf_cids,
                       make_pack, mp, ok)
 
-FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixture"
 
 
-class Gateway:
-    """One tests/fixture/gateway.py process."""
-
-    def __init__(self, tmp, name, car=None):
-        pf = tmp / f"{name}.port"
-        args = ["/usr/bin/python3", str(FIXTURE / "gateway.py"), "--port-file", str(pf)]
-        if car:
-            args += ["--car", str(car)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 10
-        while not pf.exists():
-            assert time.monotonic() < end and self.proc.poll() is None, "fixture did not start"
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{int(pf.read_text())}"
-
-    def ctl(self, path, body=None):
-        req = urllib.request.Request(self.url + path, data=body,
-                                     method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
-
-    def faults(self, rules):
-        self.ctl("/_fixture/faults", json.dumps(rules).encode())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def gateways(tmp_path):
-    made = []
-
-    def start(car=None):
-        g = Gateway(tmp_path, f"gw{len(made)}", car)
-        made.append(g)
-        return g
-
-    yield start
-    for g in made:
-        g.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ FIXTURE = os.path.join(REPO, "tests", "fixture")
 sys.path.insert(0, FIXTURE)
 import gateway as gwmod  # noqa: E402  (CAR parsing and CID text helpers)
 import nginx as nginxmod  # noqa: E402
+from mountlib import gateways  # noqa: E402,F401  (the shared fixture gateway)
 
 CHUNK = 65536
 
@@ -55,54 +56,6 @@ def dead_url():
     return f"http://127.0.0.1:{port}"
 
 
-class Gateway:
-    """One tests/fixture/gateway.py process."""
-
-    def __init__(self, tmp, name, car=None, fault=None):
-        pf = tmp / f"{name}.port"
-        args = ["/usr/bin/python3", os.path.join(FIXTURE, "gateway.py"), "--port-file", str(pf)]
-        if car:
-            args += ["--car", str(car)]
-        if fault:
-            args += ["--fault", json.dumps(fault)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 10
-        while not pf.exists():
-            assert time.monotonic() < end and self.proc.poll() is None, "fixture did not start"
-            time.sleep(0.02)
-        self.port = int(pf.read_text())
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def ctl(self, path, body=None):
-        req = urllib.request.Request(self.url + path, data=body,
-                                     method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
-
-    def faults(self, rules):
-        self.ctl("/_fixture/faults", json.dumps(rules).encode())
-
-    def stats(self):
-        return self.ctl("/_fixture/stats")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def gateways(tmp_path):
-    made = []
-
-    def start(car=None, fault=None):
-        g = Gateway(tmp_path, f"gw{len(made)}", car, fault)
-        made.append(g)
-        return g
-
-    yield start
-    for g in made:
-        g.stop()
 
 
 @pytest.fixture(scope="module")
