@@ -65,6 +65,7 @@
 #include <sys/sysmacros.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
@@ -394,6 +395,8 @@ static int cache_env_open(struct cache *c, struct errbuf *e)
 			       mdb_strerror(rc));
 	}
 	mdb_reader_check(c->env, NULL);
+	if (mdb_env_get_fd(c->env, &c->data_fd))
+		c->data_fd = -1;
 	return 0;
 }
 
@@ -582,11 +585,10 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	return 0;
 }
 
-/* Pages a view touched stay mapped, and count in this process's RSS, although
- * they are clean page cache. Every CACHE_TRIM_BYTES of views, unmap them all
- * (MADV_DONTNEED on a read-only shared file map only drops our mapping). Runs
- * with this thread's txn still open, so no remap can move the map meanwhile. */
-static void cache_trim_map(struct cache *c, size_t len)
+/* Calls fn on each mapping of data.mdb in /proc/self/maps (LMDB does not
+ * expose its map address without MDB_FIXEDMAP). */
+static void cache_maps_foreach(struct cache *c,
+			       void (*fn)(struct cache *c, uintptr_t lo, uintptr_t hi))
 {
 	unsigned long lo, hi, ino;
 	unsigned maj, mn;
@@ -594,19 +596,40 @@ static void cache_trim_map(struct cache *c, size_t len)
 	struct stat st;
 	FILE *f;
 
-	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
-		return;
-	atomic_store(&c->view_bytes, 0);
 	if (stat(c->data_path, &st) != 0)
 		return;
-	f = fopen("/proc/self/maps", "re"); /* LMDB does not expose its map address */
+	f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) == 5 &&
 		    ino == st.st_ino && makedev(maj, mn) == st.st_dev)
-			madvise((void *)lo, hi - lo, MADV_DONTNEED);
+			fn(c, lo, hi);
 	fclose(f);
+}
+
+static void cache_unmap_range(struct cache *c, uintptr_t lo, uintptr_t hi)
+{
+	(void)c;
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void cache_note_map(struct cache *c, uintptr_t lo, uintptr_t hi)
+{
+	atomic_store(&c->map_lo, lo);
+	atomic_store(&c->map_hi, hi);
+}
+
+/* Pages a view touched stay mapped, and count in this process's RSS, although
+ * they are clean page cache. Every CACHE_TRIM_BYTES of views, unmap them all
+ * (MADV_DONTNEED on a read-only shared file map only drops our mapping). Runs
+ * with this thread's txn still open, so no remap can move the map meanwhile. */
+static void cache_trim_map(struct cache *c, size_t len)
+{
+	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
+		return;
+	atomic_store(&c->view_bytes, 0);
+	cache_maps_foreach(c, cache_unmap_range);
 }
 
 void cache_view_release(struct cache *c, struct cache_view *v)
@@ -619,6 +642,38 @@ void cache_view_release(struct cache *c, struct cache_view *v)
 	v->txn = NULL;
 	v->data = NULL;
 	v->len = 0;
+}
+
+/* Runs while the view's txn is open, so the map cannot move. A stale map_lo
+ * can only make the advice miss (never a correctness issue: clean pages are
+ * re-read on demand, dirty ones are never dropped). */
+static void cache_drop_pages(struct cache *c, const struct cache_view *v)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi, mlo, mhi;
+
+	if (c->data_fd < 0 || !v->len)
+		return;
+	lo = (uintptr_t)v->data & ~(pg - 1); /* overflow pages hold only this value */
+	hi = ((uintptr_t)v->data + v->len + pg - 1) & ~(pg - 1);
+	mlo = atomic_load(&c->map_lo);
+	mhi = atomic_load(&c->map_hi);
+	if (lo < mlo || hi > mhi) {
+		cache_maps_foreach(c, cache_note_map);
+		mlo = atomic_load(&c->map_lo);
+		mhi = atomic_load(&c->map_hi);
+		if (lo < mlo || hi > mhi)
+			return;
+	}
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	posix_fadvise(c->data_fd, (off_t)(lo - mlo), (off_t)(hi - lo), POSIX_FADV_DONTNEED);
+}
+
+void cache_view_release_drop(struct cache *c, struct cache_view *v)
+{
+	if (!c || !v || !v->txn)
+		return;
+	cache_drop_pages(c, v);
+	cache_view_release(c, v);
 }
 
 int cache_advise(struct cache *c, const struct cid *cid)

@@ -70,7 +70,9 @@ struct cache {
 	atomic_llong last_check;     /* monotonic seconds of the last stale-reader check */
 	atomic_llong last_full_warn; /* monotonic seconds of the last "map full" warning */
 	atomic_ullong hits, misses, puts, evictions;
-	atomic_ullong view_bytes; /* bytes viewed since the map was last trimmed */
+	atomic_ullong view_bytes;	 /* bytes viewed since the map was last trimmed */
+	atomic_uintptr_t map_lo, map_hi; /* data.mdb's mapping, as last found in /proc/self/maps */
+	int data_fd;			 /* LMDB's fd of data.mdb (borrowed) */
 };
 
 /* A write transaction with the totals loaded (saved again before commit). */

@@ -24,6 +24,7 @@ struct fh {
 	uint64_t next_off;    /* where a sequential reader reads next */
 	uint64_t window;      /* current readahead window in bytes */
 	uint64_t ra_end;      /* prefetch issued up to here */
+	atomic_bool seq;      /* the reader looks sequential (window open) */
 };
 
 /* A reference for the duration of one request: the kernel may release the file
@@ -123,6 +124,7 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 		h->window = 0;
 	}
 	h->next_off = end;
+	atomic_store_explicit(&h->seq, h->window != 0, memory_order_relaxed);
 	from = h->ra_end > end ? h->ra_end : end;
 	to = end + h->window < fsize ? end + h->window : fsize;
 	if (to > from)
@@ -147,6 +149,8 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 	struct store_block blk[FS_MAX_EXTENTS];
 	struct iovec iov[FS_MAX_EXTENTS];
 	struct store_get_opts o;
+	bool drop[FS_MAX_EXTENTS] = {false};
+	bool seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
 	int n, i, got = 0, rc = 0;
 
 	fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
@@ -177,11 +181,15 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 		}
 		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;
 		iov[i].iov_len = stop - start;
+		drop[i] = seq && stop == ext[i].len;
 	}
 	fuse_reply_iov(req, iov, n); /* one writev straight from the cache's map */
 out:
 	for (i = 0; i < got; i++)
-		store_block_release(fstree_store(t), &blk[i]);
+		if (drop[i])
+			store_block_release_drop(fstree_store(t), &blk[i]);
+		else
+			store_block_release(fstree_store(t), &blk[i]);
 	return rc;
 }
 

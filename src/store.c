@@ -624,6 +624,13 @@ void store_block_release(struct store *s, struct store_block *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void store_block_release_drop(struct store *s, struct store_block *b)
+{
+	if (b->from_cache)
+		cache_view_release_drop(s->cache, &b->view);
+	store_block_release(s, b);
+}
+
 int store_prefetch(struct store *s, const struct cid *cid, int prio)
 {
 	uint64_t h = cid_hash(cid);

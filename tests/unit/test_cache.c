@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -804,6 +805,89 @@ static void test_map_resize(void)
 	cache_close(c);
 }
 
+/* Resident pages of dir/data.mdb in the page cache (mincore on a fresh map). */
+static size_t resident_pages(const char *dir)
+{
+	char path[300];
+	unsigned char *vec;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n, in = 0;
+	struct stat st;
+	void *map;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0)
+		return 0;
+	n = ((size_t)st.st_size + pg - 1) / pg;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	vec = malloc(n);
+	if (map != MAP_FAILED && vec && mincore(map, (size_t)st.st_size, vec) == 0)
+		for (size_t i = 0; i < n; i++)
+			in += vec[i] & 1;
+	free(vec);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+	close(fd);
+	return in;
+}
+
+/* Views of `nblocks` 1 MiB blocks, each released with or without dropping its
+ * pages; returns the data file's resident pages afterwards. */
+static size_t view_all(const char *dir, int nblocks, bool drop)
+{
+	static uint8_t buf[1 << 20];
+	struct cache_view v;
+	struct cache *c = open_cache(dir, 64 << 20, true);
+	struct cid cid;
+	int bad = 0;
+
+	if (!c)
+		return 0;
+	for (int i = 0; i < nblocks; i++) {
+		make_block(23, (uint64_t)i, buf, sizeof(buf), &cid);
+		CHECK_EQ_INT(cache_view_get(c, &cid, &v), 0);
+		bad += v.len != sizeof(buf) || memcmp(v.data, buf, sizeof(buf)) != 0;
+		if (drop)
+			cache_view_release_drop(c, &v);
+		else
+			cache_view_release(c, &v);
+	}
+	CHECK_EQ_INT(bad, 0);
+	cache_close(c);
+	return resident_pages(dir);
+}
+
+/* A dropped view leaves its block out of the page cache, and reads back intact.
+ * Needs a disk-backed directory: page cache advice is a no-op on tmpfs. */
+static void test_view_drop(void)
+{
+	char dir[] = "/var/tmp/test_cache_drop.XXXXXX", cmd[100];
+	const int nblocks = 8;
+	struct cache *c;
+	size_t kept, dropped, again, pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp %s: %s", dir, strerror(errno));
+		return;
+	}
+	c = open_cache(dir, 64 << 20, false);
+	for (int i = 0; c && i < nblocks; i++)
+		CHECK_EQ_INT(put_block(c, 23, (uint64_t)i, 1 << 20), 0);
+	cache_close(c); /* syncs: the pages are clean, so they can be dropped */
+	kept = view_all(dir, nblocks, false);
+	dropped = view_all(dir, nblocks, true);
+	again = view_all(dir, nblocks, false); /* dropped pages are read back from disk */
+	CHECK(kept >= (size_t)nblocks * ((1 << 20) / pg), "only %zu pages resident after views",
+	      kept);
+	CHECK(dropped < (size_t)nblocks * ((1 << 20) / pg) / 8,
+	      "%zu pages resident after dropping, %zu before", dropped, kept);
+	CHECK(again >= kept - 16, "%zu pages after re-reading, %zu before", again, kept);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
 static void test_default_dir(void)
 {
 	char buf[512];
@@ -850,6 +934,7 @@ int main(int argc, char **argv)
 	test_small_blocks();
 	test_map_full();
 	test_map_resize();
+	test_view_drop();
 	test_default_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
 	if (system(cmd) != 0)
