@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "memtune.h"
 #include "version.h"
 
 struct subcommand {
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	memtune_init();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -9,6 +9,7 @@
 
 #include "fs.h"
 #include "log.h"
+#include "memtune.h"
 #include "srcopts.h"
 #include "version.h"
 
@@ -326,6 +327,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init("mpackfs", LOG_LVL_WARN, 0);
+	memtune_init();
 	srcopts_init(&m.so);
 	if (parse_args(&m, argc, argv, &fa, &e) < 0 || srcopts_finish(&m.so, &e) < 0 ||
 	    apply_config(&m, &fa, &e) < 0) {
