@@ -467,6 +467,7 @@ static void cache_free(struct cache *c)
 	pthread_cond_destroy(&c->gate_cv);
 	pthread_mutex_destroy(&c->tq_lock);
 	pthread_mutex_destroy(&c->flush_lock);
+	pthread_mutex_destroy(&c->wb_lock);
 	free(c->tq);
 	free(c->tq_spare);
 	free(c->dir);
@@ -484,6 +485,8 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 	pthread_cond_init(&c->gate_cv, NULL);
 	pthread_mutex_init(&c->tq_lock, NULL);
 	pthread_mutex_init(&c->flush_lock, NULL);
+	pthread_mutex_init(&c->wb_lock, NULL);
+	c->data_fd = -1;
 	c->max_bytes = o->max_bytes ? o->max_bytes : CACHE_DEFAULT_MAX_BYTES;
 	c->readonly = o->readonly;
 	c->slack = cache_map_slack;
@@ -585,53 +588,6 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	return 0;
 }
 
-/* Calls fn on each mapping of data.mdb in /proc/self/maps (LMDB does not
- * expose its map address without MDB_FIXEDMAP). */
-static void cache_maps_foreach(struct cache *c,
-			       void (*fn)(struct cache *c, uintptr_t lo, uintptr_t hi))
-{
-	unsigned long lo, hi, ino;
-	unsigned maj, mn;
-	char line[4200];
-	struct stat st;
-	FILE *f;
-
-	if (stat(c->data_path, &st) != 0)
-		return;
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) == 5 &&
-		    ino == st.st_ino && makedev(maj, mn) == st.st_dev)
-			fn(c, lo, hi);
-	fclose(f);
-}
-
-static void cache_unmap_range(struct cache *c, uintptr_t lo, uintptr_t hi)
-{
-	(void)c;
-	madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-static void cache_note_map(struct cache *c, uintptr_t lo, uintptr_t hi)
-{
-	atomic_store(&c->map_lo, lo);
-	atomic_store(&c->map_hi, hi);
-}
-
-/* Pages a view touched stay mapped, and count in this process's RSS, although
- * they are clean page cache. Every CACHE_TRIM_BYTES of views, unmap them all
- * (MADV_DONTNEED on a read-only shared file map only drops our mapping). Runs
- * with this thread's txn still open, so no remap can move the map meanwhile. */
-static void cache_trim_map(struct cache *c, size_t len)
-{
-	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
-		return;
-	atomic_store(&c->view_bytes, 0);
-	cache_maps_foreach(c, cache_unmap_range);
-}
-
 void cache_view_release(struct cache *c, struct cache_view *v)
 {
 	if (!c || !v || !v->txn)
@@ -642,60 +598,6 @@ void cache_view_release(struct cache *c, struct cache_view *v)
 	v->txn = NULL;
 	v->data = NULL;
 	v->len = 0;
-}
-
-/* Runs while the view's txn is open, so the map cannot move. A stale map_lo
- * can only make the advice miss (never a correctness issue: clean pages are
- * re-read on demand, dirty ones are never dropped). */
-static void cache_drop_pages(struct cache *c, const struct cache_view *v)
-{
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi, mlo, mhi;
-
-	if (c->data_fd < 0 || !v->len)
-		return;
-	lo = (uintptr_t)v->data & ~(pg - 1); /* overflow pages hold only this value */
-	hi = ((uintptr_t)v->data + v->len + pg - 1) & ~(pg - 1);
-	mlo = atomic_load(&c->map_lo);
-	mhi = atomic_load(&c->map_hi);
-	if (lo < mlo || hi > mhi) {
-		cache_maps_foreach(c, cache_note_map);
-		mlo = atomic_load(&c->map_lo);
-		mhi = atomic_load(&c->map_hi);
-		if (lo < mlo || hi > mhi)
-			return;
-	}
-	madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	posix_fadvise(c->data_fd, (off_t)(lo - mlo), (off_t)(hi - lo), POSIX_FADV_DONTNEED);
-}
-
-void cache_view_release_drop(struct cache *c, struct cache_view *v)
-{
-	if (!c || !v || !v->txn)
-		return;
-	cache_drop_pages(c, v);
-	cache_view_release(c, v);
-}
-
-int cache_advise(struct cache *c, const struct cid *cid)
-{
-	MDB_val k, d;
-	MDB_txn *t;
-	uintptr_t lo, hi;
-	long pg = sysconf(_SC_PAGESIZE);
-	int rc;
-
-	if (cache_key_of(cid, &k))
-		return -EINVAL;
-	if (cache_rtxn_get(c, &t))
-		return -EIO;
-	rc = mdb_get(t, c->db_blocks, &k, &d);
-	if (rc == 0 && d.mv_size) {
-		lo = (uintptr_t)d.mv_data & ~(uintptr_t)(pg - 1);
-		hi = (uintptr_t)d.mv_data + d.mv_size;
-		madvise((void *)lo, hi - lo, MADV_WILLNEED);
-	}
-	cache_rtxn_put(c, t);
-	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }
 
 /* 1 if `k` is in `dbi`, else 0 (errors count as absent). */

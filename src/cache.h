@@ -28,7 +28,11 @@
  * every block verifies (LMDB's copy-on-write; MDB_NOSYNC with an
  * mdb_env_sync from cache_maintain and cache_close: a process crash loses
  * nothing, a power loss may lose the last seconds of puts, never integrity).
- * Never use a struct cache across fork(). */
+ * Never use a struct cache across fork().
+ *
+ * Page cache: each put starts writing its pages at once and drops them
+ * CACHE_WB_LAG bytes of puts later (cache_pages.c), so filling the cache keeps
+ * a bounded set of pages instead of a second in-memory copy of every pack. */
 #ifndef MPACK_CACHE_H
 #define MPACK_CACHE_H
 

@@ -44,6 +44,9 @@ struct cache_meta {
 	uint32_t pins; /* roots pinning this block */
 };
 
+#define CACHE_WB_SLOTS 64
+#define CACHE_WB_LAG   (32ull << 20) /* bytes put before their pages are dropped */
+
 struct cache {
 	MDB_env *env;
 	MDB_dbi db_blocks, db_meta, db_lru, db_pins, db_pinrev, db_roots, db_packs, db_info;
@@ -72,7 +75,13 @@ struct cache {
 	atomic_ullong hits, misses, puts, evictions;
 	atomic_ullong view_bytes;	 /* bytes viewed since the map was last trimmed */
 	atomic_uintptr_t map_lo, map_hi; /* data.mdb's mapping, as last found in /proc/self/maps */
-	int data_fd;			 /* LMDB's fd of data.mdb (borrowed) */
+	pthread_mutex_t wb_lock;	 /* protects the write-back ring */
+	struct cache_range {
+		uint64_t off, len;
+	} wb[CACHE_WB_SLOTS];
+	unsigned wb_head, wb_n;
+	uint64_t wb_bytes;
+	int data_fd; /* LMDB's fd of data.mdb (borrowed) */
 };
 
 /* A write transaction with the totals loaded (saved again before commit). */
@@ -102,6 +111,10 @@ int cache_totals_write(struct cache *c, MDB_txn *txn, const struct cache_totals 
 size_t cache_lru_key(uint64_t seq, const MDB_val *mh, uint8_t out[CACHE_LRU_KEY_MAX]);
 int cache_meta_get(struct cache *c, MDB_txn *txn, const MDB_val *mh, struct cache_meta *m);
 int cache_meta_put(struct cache *c, MDB_txn *txn, const MDB_val *mh, const struct cache_meta *m);
+
+/* cache_pages.c */
+void cache_trim_map(struct cache *c, size_t len);
+void cache_put_writeback(struct cache *c, MDB_val *mh);
 
 /* cache_write.c */
 int cache_write(struct cache *c, cache_wfn fn, void *arg, uint64_t room);

@@ -395,6 +395,8 @@ int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t l
 		return 0;
 	}
 	rc = cache_write(c, cache_put_fn, &a, len);
+	if (rc == 0)
+		cache_put_writeback(c, &a.mh);
 	if (rc == ENOSPC)
 		log_debug("cache: %s: no room for a %zu-byte block", c->dir, len);
 	return cache_rc(c, rc, "put");

@@ -7,7 +7,7 @@
  *                                                 of key=value; exit 0 if clean
  *   cachetool bench DIR MIB                       put and view_get throughput, 1 MiB blocks
  */
-/* deps: cache cache_write cache_pin cache_scrub cid multihash multibase varint errbuf log dynbuf */
+/* deps: cache cache_pages cache_write cache_pin cache_scrub cid multihash multibase varint errbuf log dynbuf */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

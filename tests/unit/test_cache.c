@@ -1,6 +1,7 @@
 /* test_cache: unit tests of the LMDB block cache (put/get, LRU, pins, scrub, threads,
  * several processes, map full, map resize). */
-/* deps: cache cache_write cache_pin cache_scrub cid multihash multibase varint errbuf log dynbuf */
+/* deps: cache cache_pages cache_write cache_pin cache_scrub */
+/* deps: cid multihash multibase varint errbuf log dynbuf */
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
@@ -834,18 +835,18 @@ static size_t resident_pages(const char *dir)
 
 /* Views of `nblocks` 1 MiB blocks, each released with or without dropping its
  * pages; returns the data file's resident pages afterwards. */
-static size_t view_all(const char *dir, int nblocks, bool drop)
+static size_t view_all_seed(const char *dir, uint64_t seed, int nblocks, bool drop)
 {
 	static uint8_t buf[1 << 20];
 	struct cache_view v;
-	struct cache *c = open_cache(dir, 64 << 20, true);
+	struct cache *c = open_cache(dir, 256 << 20, true);
 	struct cid cid;
 	int bad = 0;
 
 	if (!c)
 		return 0;
 	for (int i = 0; i < nblocks; i++) {
-		make_block(23, (uint64_t)i, buf, sizeof(buf), &cid);
+		make_block(seed, (uint64_t)i, buf, sizeof(buf), &cid);
 		CHECK_EQ_INT(cache_view_get(c, &cid, &v), 0);
 		bad += v.len != sizeof(buf) || memcmp(v.data, buf, sizeof(buf)) != 0;
 		if (drop)
@@ -856,6 +857,11 @@ static size_t view_all(const char *dir, int nblocks, bool drop)
 	CHECK_EQ_INT(bad, 0);
 	cache_close(c);
 	return resident_pages(dir);
+}
+
+static size_t view_all(const char *dir, int nblocks, bool drop)
+{
+	return view_all_seed(dir, 23, nblocks, drop);
 }
 
 /* A dropped view leaves its block out of the page cache, and reads back intact.
@@ -883,6 +889,33 @@ static void test_view_drop(void)
 	CHECK(dropped < (size_t)nblocks * ((1 << 20) / pg) / 8,
 	      "%zu pages resident after dropping, %zu before", dropped, kept);
 	CHECK(again >= kept - 16, "%zu pages after re-reading, %zu before", again, kept);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
+/* Puts write their pages back and drop them CACHE_WB_LAG bytes later, so a
+ * stream of puts does not fill the page cache; every block still reads back. */
+static void test_put_writeback(void)
+{
+	char dir[] = "/var/tmp/test_cache_wb.XXXXXX", cmd[100];
+	const int nblocks = 96;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), res, bound;
+	struct cache *c;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp %s: %s", dir, strerror(errno));
+		return;
+	}
+	c = open_cache(dir, 256 << 20, false);
+	for (int i = 0; c && i < nblocks; i++)
+		CHECK_EQ_INT(put_block(c, 29, (uint64_t)i, 1 << 20), 0);
+	res = resident_pages(dir);
+	bound = (size_t)((CACHE_WB_LAG + (8ull << 20)) / pg);
+	CHECK(res <= bound, "%zu pages of %d MiB put still resident (bound %zu)", res, nblocks,
+	      bound);
+	cache_close(c);
+	CHECK_EQ_INT(view_all_seed(dir, 29, nblocks, false) > 0, 1);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", dir);
@@ -935,6 +968,7 @@ int main(int argc, char **argv)
 	test_map_full();
 	test_map_resize();
 	test_view_drop();
+	test_put_writeback();
 	test_default_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
 	if (system(cmd) != 0)

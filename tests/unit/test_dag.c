@@ -1,7 +1,7 @@
 /* test_dag: UnixFS file reads, extents, directories (flat and HAMT) and path
  * resolution over a store opened offline on a temporary cache seeded by hand. */
 /* clang-format off */
-/* deps: dag store carsrc car cache cache_pin cache_scrub cache_write fetch fetch_net manifest unixfs dagpb cid multibase multihash varint dynbuf errbuf log */
+/* deps: dag store carsrc car cache cache_pages cache_pin cache_scrub cache_write fetch fetch_net manifest unixfs dagpb cid multibase multihash varint dynbuf errbuf log */
 /* clang-format on */
 #include <errno.h>
 #include <pthread.h>

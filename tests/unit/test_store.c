@@ -1,7 +1,7 @@
 /* test_store: the block store (identity, cache, CAR files, network through the
  * fault-injecting fixture tests/fixture/gateway.py) and the source options. */
 /* clang-format off */
-/* deps: store srcopts config carsrc car cache cache_pin cache_scrub cache_write fetch fetch_net cid multibase multihash varint dynbuf errbuf log */
+/* deps: store srcopts config carsrc car cache cache_pages cache_pin cache_scrub cache_write fetch fetch_net cid multibase multihash varint dynbuf errbuf log */
 /* clang-format on */
 #include <errno.h>
 #include <limits.h>

@@ -1,0 +1,167 @@
+/* cache_pages: how the cache uses the kernel's page cache and its own map.
+ *
+ * - Views touch pages of LMDB's map; every CACHE_TRIM_BYTES they are unmapped
+ *   again so RSS stays bounded (cache_trim_map).
+ * - A block a sequential reader consumed has its pages dropped
+ *   (cache_view_release_drop): its bytes now live in the reader's page cache.
+ * - Each put starts writing its pages at once and drops them CACHE_WB_LAG bytes
+ *   of puts later (cache_put_writeback), so a stream of puts recycles a bounded
+ *   set of pages instead of filling memory with a second copy of the pack.
+ * - cache_advise reads a block's pages ahead (MADV_WILLNEED). */
+#include "cache_int.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* Calls fn on each mapping of data.mdb in /proc/self/maps (LMDB does not
+ * expose its map address without MDB_FIXEDMAP). */
+static void cache_maps_foreach(struct cache *c,
+			       void (*fn)(struct cache *c, uintptr_t lo, uintptr_t hi))
+{
+	unsigned long lo, hi, ino;
+	unsigned maj, mn;
+	char line[4200];
+	struct stat st;
+	FILE *f;
+
+	if (stat(c->data_path, &st) != 0)
+		return;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) == 5 &&
+		    ino == st.st_ino && makedev(maj, mn) == st.st_dev)
+			fn(c, lo, hi);
+	fclose(f);
+}
+
+static void cache_unmap_range(struct cache *c, uintptr_t lo, uintptr_t hi)
+{
+	(void)c;
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+static void cache_note_map(struct cache *c, uintptr_t lo, uintptr_t hi)
+{
+	atomic_store(&c->map_lo, lo);
+	atomic_store(&c->map_hi, hi);
+}
+
+/* Pages a view touched stay mapped, and count in this process's RSS, although
+ * they are clean page cache. Every CACHE_TRIM_BYTES of views, unmap them all
+ * (MADV_DONTNEED on a read-only shared file map only drops our mapping). Runs
+ * with this thread's txn still open, so no remap can move the map meanwhile. */
+void cache_trim_map(struct cache *c, size_t len)
+{
+	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
+		return;
+	atomic_store(&c->view_bytes, 0);
+	cache_maps_foreach(c, cache_unmap_range);
+}
+
+/* Locates a value (a pointer into the map, under an open txn, so the map
+ * cannot move) in data.mdb: 0 with *off, or -1. A stale map_lo/hi can only
+ * make advice miss or hit the wrong pages: never a correctness issue, since
+ * clean pages are re-read on demand and dirty ones are never dropped. */
+static int cache_value_off(struct cache *c, const void *data, size_t len, uint64_t *off)
+{
+	uintptr_t lo = (uintptr_t)data, hi = lo + len, mlo, mhi;
+
+	mlo = atomic_load(&c->map_lo);
+	mhi = atomic_load(&c->map_hi);
+	if (lo < mlo || hi > mhi) {
+		cache_maps_foreach(c, cache_note_map);
+		mlo = atomic_load(&c->map_lo);
+		mhi = atomic_load(&c->map_hi);
+		if (lo < mlo || hi > mhi)
+			return -1;
+	}
+	*off = lo - mlo;
+	return 0;
+}
+
+static void cache_drop_pages(struct cache *c, const struct cache_view *v)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+	uint64_t off;
+
+	if (c->data_fd < 0 || !v->len || cache_value_off(c, v->data, v->len, &off))
+		return;
+	lo = (uintptr_t)v->data & ~(pg - 1); /* overflow pages hold only this value */
+	hi = ((uintptr_t)v->data + v->len + pg - 1) & ~(pg - 1);
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	posix_fadvise(c->data_fd, (off_t)(off - ((uintptr_t)v->data - lo)), (off_t)(hi - lo),
+		      POSIX_FADV_DONTNEED);
+}
+
+void cache_put_writeback(struct cache *c, MDB_val *mh)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), off, end;
+	struct cache_range r = {0, 0};
+	MDB_txn *t;
+	MDB_val d;
+
+	if (c->data_fd < 0 || cache_rtxn_get(c, &t))
+		return;
+	if (mdb_get(t, c->db_blocks, mh, &d) || cache_value_off(c, d.mv_data, d.mv_size, &off)) {
+		cache_rtxn_put(c, t);
+		return;
+	}
+	cache_rtxn_put(c, t);
+	end = (off + d.mv_size + pg - 1) & ~(pg - 1);
+	off &= ~(pg - 1);
+	sync_file_range(c->data_fd, (off_t)off, (off_t)(end - off), SYNC_FILE_RANGE_WRITE);
+	pthread_mutex_lock(&c->wb_lock);
+	if (c->wb_n == CACHE_WB_SLOTS || c->wb_bytes > CACHE_WB_LAG) {
+		r = c->wb[c->wb_head];
+		c->wb_head = (c->wb_head + 1) % CACHE_WB_SLOTS;
+		c->wb_n--;
+		c->wb_bytes -= r.len;
+	}
+	c->wb[(c->wb_head + c->wb_n++) % CACHE_WB_SLOTS] = (struct cache_range){off, end - off};
+	c->wb_bytes += end - off;
+	pthread_mutex_unlock(&c->wb_lock);
+	if (r.len) {
+		sync_file_range(c->data_fd, (off_t)r.off, (off_t)r.len,
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				    SYNC_FILE_RANGE_WAIT_AFTER);
+		posix_fadvise(c->data_fd, (off_t)r.off, (off_t)r.len, POSIX_FADV_DONTNEED);
+	}
+}
+
+void cache_view_release_drop(struct cache *c, struct cache_view *v)
+{
+	if (!c || !v || !v->txn)
+		return;
+	cache_drop_pages(c, v);
+	cache_view_release(c, v);
+}
+
+int cache_advise(struct cache *c, const struct cid *cid)
+{
+	MDB_val k, d;
+	MDB_txn *t;
+	uintptr_t lo, hi;
+	long pg = sysconf(_SC_PAGESIZE);
+	int rc;
+
+	if (cache_key_of(cid, &k))
+		return -EINVAL;
+	if (cache_rtxn_get(c, &t))
+		return -EIO;
+	rc = mdb_get(t, c->db_blocks, &k, &d);
+	if (rc == 0 && d.mv_size) {
+		lo = (uintptr_t)d.mv_data & ~(uintptr_t)(pg - 1);
+		hi = (uintptr_t)d.mv_data + d.mv_size;
+		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+	}
+	cache_rtxn_put(c, t);
+	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
+}
