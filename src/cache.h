@@ -75,10 +75,11 @@ struct cache_view {
  * miss and queues a touch on hit. */
 int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v);
 void cache_view_release(struct cache *c, struct cache_view *v);
-/* Like cache_view_release, and also drops the block's pages from the page
- * cache: for a block a sequential reader has consumed (its bytes now live in
- * the reader's own page cache), so memory holds one copy, not two. */
-void cache_view_release_drop(struct cache *c, struct cache_view *v);
+/* Drop a cached block's pages from the page cache (and this process's map):
+ * for a block a sequential reader has consumed, whose bytes now live in the
+ * reader's own page cache, so memory holds one copy, not two. Dirty pages are
+ * never dropped. No hit, miss or touch is recorded. 0, -ENOENT, -EIO. */
+int cache_drop(struct cache *c, const struct cid *cid);
 
 /* Start reading a cached block's pages from disk in the background
  * (MADV_WILLNEED), so a later view finds them in memory. 0, -ENOENT if the

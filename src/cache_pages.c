@@ -3,7 +3,7 @@
  * - Views touch pages of LMDB's map; every CACHE_TRIM_BYTES they are unmapped
  *   again so RSS stays bounded (cache_trim_map).
  * - A block a sequential reader consumed has its pages dropped
- *   (cache_view_release_drop): its bytes now live in the reader's page cache.
+ *   (cache_drop): its bytes now live in the reader's page cache.
  * - Each put starts writing its pages at once and drops them CACHE_WB_LAG bytes
  *   of puts later (cache_put_writeback), so a stream of puts recycles a bounded
  *   set of pages instead of filling memory with a second copy of the pack.
@@ -136,20 +136,11 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 	}
 }
 
-void cache_view_release_drop(struct cache *c, struct cache_view *v)
+int cache_drop(struct cache *c, const struct cid *cid)
 {
-	if (!c || !v || !v->txn)
-		return;
-	cache_drop_pages(c, v);
-	cache_view_release(c, v);
-}
-
-int cache_advise(struct cache *c, const struct cid *cid)
-{
+	struct cache_view v = {0};
 	MDB_val k, d;
 	MDB_txn *t;
-	uintptr_t lo, hi;
-	long pg = sysconf(_SC_PAGESIZE);
 	int rc;
 
 	if (cache_key_of(cid, &k))
@@ -157,11 +148,37 @@ int cache_advise(struct cache *c, const struct cid *cid)
 	if (cache_rtxn_get(c, &t))
 		return -EIO;
 	rc = mdb_get(t, c->db_blocks, &k, &d);
-	if (rc == 0 && d.mv_size) {
-		lo = (uintptr_t)d.mv_data & ~(uintptr_t)(pg - 1);
-		hi = (uintptr_t)d.mv_data + d.mv_size;
-		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+	if (rc == 0) {
+		v.data = d.mv_data;
+		v.len = d.mv_size;
+		cache_drop_pages(c, &v);
 	}
+	cache_rtxn_put(c, t);
+	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
+}
+
+void cache_willneed(const void *data, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)data & ~(pg - 1), hi = (uintptr_t)data + len;
+
+	if (len)
+		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+}
+
+int cache_advise(struct cache *c, const struct cid *cid)
+{
+	MDB_val k, d;
+	MDB_txn *t;
+	int rc;
+
+	if (cache_key_of(cid, &k))
+		return -EINVAL;
+	if (cache_rtxn_get(c, &t))
+		return -EIO;
+	rc = mdb_get(t, c->db_blocks, &k, &d);
+	if (rc == 0)
+		cache_willneed(d.mv_data, d.mv_size);
 	cache_rtxn_put(c, t);
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }

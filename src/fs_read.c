@@ -13,6 +13,14 @@
 #include "log.h"
 
 #define FS_MAX_EXTENTS 64
+#define FS_DROP_MAX    128	   /* consumed leaves waiting to have their cache pages dropped */
+#define FS_DROP_LAG    (16u << 20) /* beyond request reordering and page-fault read-around */
+
+/* A leaf whose last byte a sequential reader has been sent. */
+struct fh_drop {
+	struct cid leaf;
+	uint64_t end; /* file offset just past the leaf */
+};
 
 struct fh {
 	atomic_int refs; /* the open file, plus each read in progress */
@@ -20,12 +28,17 @@ struct fh {
 	struct dag_file *df; /* FSN_FILE; borrowed from the node */
 	char *mem;	     /* FSN_STATS snapshot, owned */
 	size_t mem_len;
-	pthread_mutex_t lock; /* protects the readahead state below */
-	uint64_t next_off;    /* where a sequential reader reads next */
-	uint64_t window;      /* current readahead window in bytes */
-	uint64_t ra_end;      /* prefetch issued up to here */
-	atomic_bool seq;      /* the reader looks sequential (window open) */
+	pthread_mutex_t lock;		   /* protects the readahead state below */
+	uint64_t next_off;		   /* where a sequential reader reads next */
+	uint64_t window;		   /* current readahead window in bytes */
+	uint64_t ra_end;		   /* prefetch issued up to here */
+	atomic_bool seq;		   /* the reader looks sequential (window open) */
+	struct fh_drop drops[FS_DROP_MAX]; /* oldest first */
+	unsigned ndrops;
 };
+
+static void drops_advance(struct fstree *t, struct fh *h, const struct fh_drop *add, int nadd,
+			  uint64_t off);
 
 /* A reference for the duration of one request: the kernel may release the file
  * as soon as our reply is written, while this thread still finishes up. */
@@ -102,8 +115,12 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	fh_put((struct fh *)(uintptr_t)fi->fh);
+	if (h->df)
+		drops_advance(fs_tree(req), h, NULL, 0, UINT64_MAX);
+	fh_put(h);
 	fuse_reply_err(req, 0);
 }
 
@@ -116,14 +133,19 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 	int n, i;
 
 	pthread_mutex_lock(&h->lock);
-	if (off <= h->next_off + h->window && end > h->next_off) {
-		h->window = h->window ? h->window * 2 : FS_RA_MIN;
-		if (h->window > FS_RA_MAX)
-			h->window = FS_RA_MAX;
-	} else if (off != 0) {
-		h->window = 0;
-	}
-	h->next_off = end;
+	if (end > h->next_off) {
+		if (off <= h->next_off + h->window) {
+			h->window = h->window ? h->window * 2 : FS_RA_MIN;
+			if (h->window > FS_RA_MAX)
+				h->window = FS_RA_MAX;
+		} else if (off != 0) {
+			h->window = 0;
+		}
+		h->next_off = end;
+	} else if (h->next_off - end > FS_RA_MIN) {
+		h->window = 0; /* jumped back: a new stream */
+		h->next_off = end;
+	} /* else a request of the same stream that overtook by another thread */
 	atomic_store_explicit(&h->seq, h->window != 0, memory_order_relaxed);
 	from = h->ra_end > end ? h->ra_end : end;
 	to = end + h->window < fsize ? end + h->window : fsize;
@@ -141,6 +163,38 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 	}
 }
 
+/* Queue consumed leaves; drop the cache pages of those the reader has left
+ * FS_DROP_LAG behind, all of them if `off` is UINT64_MAX. Not at once: a
+ * request for a leaf's head may still come after another thread served its
+ * tail, and a page fault in the map reads around it (half the device's
+ * readahead each way), which would bring a just-dropped neighbour back. */
+static void drops_advance(struct fstree *t, struct fh *h, const struct fh_drop *add, int nadd,
+			  uint64_t off)
+{
+	struct fh_drop out[FS_DROP_MAX + FS_MAX_EXTENTS];
+	unsigned nout = 0, i, keep = 0;
+
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < h->ndrops; i++) {
+		if (h->drops[i].end + FS_DROP_LAG <= off || off == UINT64_MAX)
+			out[nout++] = h->drops[i];
+		else
+			h->drops[keep++] = h->drops[i];
+	}
+	h->ndrops = keep;
+	for (i = 0; i < (unsigned)nadd; i++) {
+		if (h->ndrops == FS_DROP_MAX) { /* full: the oldest goes now */
+			out[nout++] = h->drops[0];
+			memmove(h->drops, h->drops + 1, (FS_DROP_MAX - 1) * sizeof(h->drops[0]));
+			h->ndrops--;
+		}
+		h->drops[h->ndrops++] = add[i];
+	}
+	pthread_mutex_unlock(&h->lock);
+	for (i = 0; i < nout; i++)
+		store_drop_pages(fstree_store(t), &out[i].leaf);
+}
+
 /* Zero-copy when every extent is a raw leaf; otherwise read into a buffer. */
 static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off, size_t size,
 			struct errbuf *e)
@@ -148,10 +202,10 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 	struct dag_extent ext[FS_MAX_EXTENTS];
 	struct store_block blk[FS_MAX_EXTENTS];
 	struct iovec iov[FS_MAX_EXTENTS];
+	struct fh_drop done[FS_MAX_EXTENTS];
 	struct store_get_opts o;
-	bool drop[FS_MAX_EXTENTS] = {false};
 	bool seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
-	int n, i, got = 0, rc = 0;
+	int n, i, ndone = 0, got = 0, rc = 0;
 
 	fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
 	n = dag_file_extents(h->df, off, size, ext, FS_MAX_EXTENTS, &o, e);
@@ -181,15 +235,14 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 		}
 		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;
 		iov[i].iov_len = stop - start;
-		drop[i] = seq && stop == ext[i].len;
+		if (seq && stop == ext[i].len)
+			done[ndone++] = (struct fh_drop){ext[i].leaf, ext[i].file_off + ext[i].len};
 	}
 	fuse_reply_iov(req, iov, n); /* one writev straight from the cache's map */
+	drops_advance(t, h, done, ndone, off);
 out:
 	for (i = 0; i < got; i++)
-		if (drop[i])
-			store_block_release_drop(fstree_store(t), &blk[i]);
-		else
-			store_block_release(fstree_store(t), &blk[i]);
+		store_block_release(fstree_store(t), &blk[i]);
 	return rc;
 }
 

@@ -624,11 +624,10 @@ void store_block_release(struct store *s, struct store_block *b)
 	memset(b, 0, sizeof(*b));
 }
 
-void store_block_release_drop(struct store *s, struct store_block *b)
+void store_drop_pages(struct store *s, const struct cid *cid)
 {
-	if (b->from_cache)
-		cache_view_release_drop(s->cache, &b->view);
-	store_block_release(s, b);
+	if (s->cache)
+		cache_drop(s->cache, cid);
 }
 
 int store_prefetch(struct store *s, const struct cid *cid, int prio)

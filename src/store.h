@@ -72,9 +72,9 @@ struct store_get_opts {
 int store_get(struct store *s, const struct cid *cid, const struct store_get_opts *o,
 	      struct store_block *b, struct errbuf *e);
 void store_block_release(struct store *s, struct store_block *b);
-/* Release, and drop a cached block's pages from the page cache (see
- * cache_view_release_drop): for blocks a sequential reader has consumed. */
-void store_block_release_drop(struct store *s, struct store_block *b);
+/* Drop a cached block's pages from the page cache (cache_drop): for blocks a
+ * sequential reader has consumed. No-op without a cache or if not cached. */
+void store_drop_pages(struct store *s, const struct cid *cid);
 
 /* Fire-and-forget fetch into the cache (no-op if in flight; if cached, its
  * pages are read from disk in the background so the coming read is warm).

@@ -849,10 +849,9 @@ static size_t view_all_seed(const char *dir, uint64_t seed, int nblocks, bool dr
 		make_block(seed, (uint64_t)i, buf, sizeof(buf), &cid);
 		CHECK_EQ_INT(cache_view_get(c, &cid, &v), 0);
 		bad += v.len != sizeof(buf) || memcmp(v.data, buf, sizeof(buf)) != 0;
+		cache_view_release(c, &v);
 		if (drop)
-			cache_view_release_drop(c, &v);
-		else
-			cache_view_release(c, &v);
+			CHECK_EQ_INT(cache_drop(c, &cid), 0);
 	}
 	CHECK_EQ_INT(bad, 0);
 	cache_close(c);

@@ -1,0 +1,104 @@
+"""The cache keeps one copy of a pack in memory, not two: blocks written into the cache are
+written back and dropped from the page cache 32 MiB of puts later, and a sequential reader
+through the mount drops data.mdb's pages of each block it has consumed (its bytes now live
+in the FUSE file's pages), while a random reader keeps them.
+
+Residency is read with util-linux fincore. The cache lives under /var/tmp: page-cache advice
+is a no-op on tmpfs, which /tmp may be."""
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from mountlib import mounts, pack, run, binary  # noqa: F401
+
+MiB = 1 << 20
+FILE_MIB = 96
+
+
+@pytest.fixture(scope="module")
+def big_pack(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pagecache")
+    src = base / "bigmodel"
+    src.mkdir()
+    rnd = random.Random(7)
+    with open(src / "weights.bin", "wb") as fh:
+        for _ in range(FILE_MIB):
+            fh.write(rnd.randbytes(MiB))
+    res = pack(src, base / "out", "--chunk-size", str(MiB))
+    res["sha256"] = hashlib.sha256((src / "weights.bin").read_bytes()).hexdigest()
+    return res
+
+
+@pytest.fixture
+def disk_dir():
+    d = tempfile.mkdtemp(prefix="mpackfs-pc-", dir="/var/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def resident(path):
+    """Bytes of `path` in the page cache."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+def evict(path):
+    """Drop the (clean) pages of one file, as drop_caches would."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def imported_cache(big_pack, disk_dir):
+    cache = os.path.join(disk_dir, "cache")
+    run([binary("mpack"), "import", big_pack["car"], "--cache-dir", cache])
+    return cache, os.path.join(cache, "data.mdb")
+
+
+def test_puts_do_not_keep_a_second_copy(big_pack, disk_dir):
+    _, data = imported_cache(big_pack, disk_dir)
+    size = os.path.getsize(data)
+    assert size > FILE_MIB * MiB
+    # 32 MiB of puts stay until their write-back is waited for; the rest is dropped.
+    assert resident(data) <= 40 * MiB, (resident(data), size)
+
+
+def read_file(path, offsets):
+    h = {}
+    with open(path, "rb", buffering=0) as fh:
+        for off in offsets:
+            fh.seek(off)
+            h[off] = fh.read(MiB)
+    return b"".join(h[o] for o in sorted(h))
+
+
+@pytest.mark.parametrize("order", ["sequential", "random"])
+def test_sequential_reader_drops_cache_pages_random_keeps(big_pack, disk_dir, mounts, order):
+    cache, data = imported_cache(big_pack, disk_dir)
+    evict(data)
+    before = resident(data)
+    assert before < 8 * MiB, before
+    m = mounts(["--offline", "--cache-dir", cache])
+    path = m.path(big_pack["manifest_cid"], "weights.bin")
+    offsets = [i * MiB for i in range(FILE_MIB)]
+    if order == "random":
+        random.Random(3).shuffle(offsets)
+    assert hashlib.sha256(read_file(path, offsets)).hexdigest() == big_pack["sha256"]
+    st = m.stats()
+    assert st["store"]["fetched"] == 0 and st["store"]["cache_hits"] >= FILE_MIB, st["store"]
+    after = resident(data)
+    if order == "sequential":
+        assert after <= 16 * MiB, after  # the consumed blocks are gone
+    else:
+        # blocks stay cached (a chance run of adjacent offsets looks sequential for a while)
+        assert after >= FILE_MIB * MiB * 3 // 4, after
+    assert m.unmount() == 0
