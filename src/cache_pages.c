@@ -136,7 +136,18 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 	}
 }
 
-int cache_drop(struct cache *c, const struct cid *cid)
+void cache_willneed(const void *data, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)data & ~(pg - 1), hi = (uintptr_t)data + len;
+
+	if (len)
+		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+}
+
+/* Looks a block up and calls fn on its mapped bytes inside the read txn. */
+static int cache_with_block(struct cache *c, const struct cid *cid,
+			    void (*fn)(struct cache *c, const struct cache_view *v))
 {
 	struct cache_view v = {0};
 	MDB_val k, d;
@@ -151,34 +162,24 @@ int cache_drop(struct cache *c, const struct cid *cid)
 	if (rc == 0) {
 		v.data = d.mv_data;
 		v.len = d.mv_size;
-		cache_drop_pages(c, &v);
+		fn(c, &v);
 	}
 	cache_rtxn_put(c, t);
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }
 
-void cache_willneed(const void *data, size_t len)
+static void cache_advise_view(struct cache *c, const struct cache_view *v)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)data & ~(pg - 1), hi = (uintptr_t)data + len;
+	(void)c;
+	cache_willneed(v->data, v->len);
+}
 
-	if (len)
-		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+int cache_drop(struct cache *c, const struct cid *cid)
+{
+	return cache_with_block(c, cid, cache_drop_pages);
 }
 
 int cache_advise(struct cache *c, const struct cid *cid)
 {
-	MDB_val k, d;
-	MDB_txn *t;
-	int rc;
-
-	if (cache_key_of(cid, &k))
-		return -EINVAL;
-	if (cache_rtxn_get(c, &t))
-		return -EIO;
-	rc = mdb_get(t, c->db_blocks, &k, &d);
-	if (rc == 0)
-		cache_willneed(d.mv_data, d.mv_size);
-	cache_rtxn_put(c, t);
-	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
+	return cache_with_block(c, cid, cache_advise_view);
 }
