@@ -45,6 +45,7 @@ struct cache_meta {
 };
 
 #define CACHE_WB_SLOTS 64
+#define CACHE_WB_MIN   (64u << 10)   /* smaller blocks are left to the kernel */
 #define CACHE_WB_LAG   (32ull << 20) /* bytes put before their pages are dropped */
 
 struct cache {

@@ -117,6 +117,8 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 	cache_rtxn_put(c, t);
 	end = (off + d.mv_size + pg - 1) & ~(pg - 1);
 	off &= ~(pg - 1);
+	if (end - off < CACHE_WB_MIN)
+		return; /* small blocks: not worth a wait on their write-back */
 	sync_file_range(c->data_fd, (off_t)off, (off_t)(end - off), SYNC_FILE_RANGE_WRITE);
 	pthread_mutex_lock(&c->wb_lock);
 	if (c->wb_n == CACHE_WB_SLOTS || c->wb_bytes > CACHE_WB_LAG) {
