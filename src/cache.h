@@ -30,9 +30,7 @@
  * nothing, a power loss may lose the last seconds of puts, never integrity).
  * Never use a struct cache across fork().
  *
- * Page cache: each put starts writing its pages at once and drops them
- * CACHE_WB_LAG bytes of puts later (cache_pages.c), so filling the cache keeps
- * a bounded set of pages instead of a second in-memory copy of every pack. */
+ * Page cache: see cache_put_stream and cache_drop (cache_pages.c). */
 #ifndef MPACK_CACHE_H
 #define MPACK_CACHE_H
 
@@ -93,6 +91,12 @@ int cache_has(struct cache *c, const struct cid *cid);
  * -ENOSPC when it cannot fit even after evicting every unpinned block,
  * -EFBIG over BLOCK_MAX, -EROFS if read-only, -EIO. */
 int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t len);
+/* cache_put for blocks that stream past (sequential reads, prefetch, import):
+ * also starts writing the block back at once and drops its pages CACHE_WB_LAG
+ * bytes of such puts later, so filling the cache keeps a bounded set of pages
+ * instead of a second in-memory copy of the pack. Use cache_put for a random
+ * reader's blocks: it may come back for the rest of the block. */
+int cache_put_stream(struct cache *c, const struct cid *cid, const void *data, size_t len);
 
 /* Remove one block (used by scrub and tests). 0 or -ENOENT. */
 int cache_delete(struct cache *c, const struct cid *cid);

@@ -377,7 +377,8 @@ static int cache_put_fn(struct cache_w *w, void *arg)
 	return cache_insert(w, &a->mh, a->data, a->len);
 }
 
-int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t len)
+static int cache_put_any(struct cache *c, const struct cid *cid, const void *data, size_t len,
+			 bool stream)
 {
 	struct cache_put_arg a = {.data = data, .len = len};
 	int rc;
@@ -395,11 +396,21 @@ int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t l
 		return 0;
 	}
 	rc = cache_write(c, cache_put_fn, &a, len);
-	if (rc == 0)
+	if (rc == 0 && stream)
 		cache_put_writeback(c, &a.mh);
 	if (rc == ENOSPC)
 		log_debug("cache: %s: no room for a %zu-byte block", c->dir, len);
 	return cache_rc(c, rc, "put");
+}
+
+int cache_put(struct cache *c, const struct cid *cid, const void *data, size_t len)
+{
+	return cache_put_any(c, cid, data, len, false);
+}
+
+int cache_put_stream(struct cache *c, const struct cid *cid, const void *data, size_t len)
+{
+	return cache_put_any(c, cid, data, len, true);
 }
 
 static int cache_delete_fn(struct cache_w *w, void *arg)

@@ -79,7 +79,7 @@ static int im_block(struct im *im, struct im_file *f, const struct cid *cid, con
 		f->present++;
 		return 0;
 	}
-	rc = cache_put(im->c, cid, data, len);
+	rc = cache_put_stream(im->c, cid, data, len);
 	if (rc) {
 		snprintf(f->error, sizeof(f->error), "%s: cache: %s", cid_str(cid),
 			 rc == -ENOSPC ? "full (everything left is pinned)" : strerror(-rc));

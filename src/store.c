@@ -47,6 +47,7 @@ struct store_flight {
 	bool done, cached, in_table;
 	bool retired; /* cache put finished, out of the table */
 	int status;
+	int prio;      /* FETCH_PRIO_* it was launched with */
 	uint8_t *data; /* result bytes (owned), kept until the last waiter leaves */
 	size_t len;
 	char why[ERRBUF_MAX];
@@ -354,7 +355,10 @@ static void store_fetch_done(void *ctx, int status, const struct cid *cid, uint8
 	}
 	store_publish(s, f, status, data, len, why);
 	if (status == 0 && s->cache) {
-		rc = cache_put(s->cache, cid, data, len);
+		/* A demand fetch is often a random reader, who may come back for the
+		 * rest of the block: leave its pages to the kernel. */
+		rc = f->prio == FETCH_PRIO_DEMAND ? cache_put(s->cache, cid, data, len)
+						  : cache_put_stream(s->cache, cid, data, len);
 		cached = rc == 0;
 		if (rc)
 			log_debug("store: %s: not cached: %s", cid_str(cid), strerror(-rc));
@@ -371,6 +375,7 @@ static void store_launch(struct store *s, struct store_flight *f, int prio)
 		store_complete(s, f, 0, NULL, 0, true, NULL);
 		return;
 	}
+	f->prio = prio;
 	rc = fetcher_submit(s->fetch, &f->cid, prio, store_fetch_done, f);
 	if (rc)
 		store_complete(s, f, rc, NULL, 0, false, "cannot queue the request");

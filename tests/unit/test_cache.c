@@ -89,13 +89,18 @@ static int view_matches(struct cache *c, const struct cid *cid, const void *data
 	return rc;
 }
 
-static int put_block(struct cache *c, uint64_t seed, uint64_t idx, size_t len)
+static int put_block_as(struct cache *c, uint64_t seed, uint64_t idx, size_t len, bool stream)
 {
 	static uint8_t buf[BLOCK_MAX + 1];
 	struct cid cid;
 
 	make_block(seed, idx, buf, len, &cid);
-	return cache_put(c, &cid, buf, len);
+	return stream ? cache_put_stream(c, &cid, buf, len) : cache_put(c, &cid, buf, len);
+}
+
+static int put_block(struct cache *c, uint64_t seed, uint64_t idx, size_t len)
+{
+	return put_block_as(c, seed, idx, len, false);
 }
 
 static bool has_block(struct cache *c, uint64_t seed, uint64_t idx, size_t len)
@@ -908,11 +913,14 @@ static void test_put_writeback(void)
 	}
 	c = open_cache(dir, 256 << 20, false);
 	for (int i = 0; c && i < nblocks; i++)
-		CHECK_EQ_INT(put_block(c, 29, (uint64_t)i, 1 << 20), 0);
+		CHECK_EQ_INT(put_block_as(c, 29, (uint64_t)i, 1 << 20, true), 0);
 	res = resident_pages(dir);
 	bound = (size_t)((CACHE_WB_LAG + (8ull << 20)) / pg);
 	CHECK(res <= bound, "%zu pages of %d MiB put still resident (bound %zu)", res, nblocks,
 	      bound);
+	for (int i = 0; c && i < 48; i++) /* plain puts (random readers) keep their pages */
+		CHECK_EQ_INT(put_block_as(c, 31, (uint64_t)i, 1 << 20, false), 0);
+	CHECK(resident_pages(dir) >= res + 40 * ((1u << 20) / pg), "plain puts were dropped");
 	cache_close(c);
 	CHECK_EQ_INT(view_all_seed(dir, 29, nblocks, false) > 0, 1);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
