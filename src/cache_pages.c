@@ -4,9 +4,10 @@
  *   again so RSS stays bounded (cache_trim_map).
  * - A block a sequential reader consumed has its pages dropped
  *   (cache_drop): its bytes now live in the reader's page cache.
- * - Each put starts writing its pages at once and drops them CACHE_WB_LAG bytes
- *   of puts later (cache_put_writeback), so a stream of puts recycles a bounded
- *   set of pages instead of filling memory with a second copy of the pack.
+ * - Each stream put (cache_put_stream) starts writing its pages at once and
+ *   drops them CACHE_WB_LAG bytes of such puts later (cache_put_writeback), so
+ *   a stream of puts recycles a bounded set of pages instead of filling memory
+ *   with a second copy of the pack.
  * - cache_advise reads a block's pages ahead (MADV_WILLNEED). */
 #include "cache_int.h"
 
@@ -87,39 +88,72 @@ static int cache_value_off(struct cache *c, const void *data, size_t len, uint64
 	return 0;
 }
 
-static void cache_drop_pages(struct cache *c, const struct cache_view *v)
+/* The whole pages of data.mdb a value occupies (overflow pages hold only that
+ * value, so rounding out to pages touches nobody else's bytes): 0, or -1. */
+static int cache_value_pages(struct cache *c, const struct cache_view *v, uintptr_t *lo,
+			     struct cache_range *file)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), hi;
 	uint64_t off;
 
 	if (c->data_fd < 0 || !v->len || cache_value_off(c, v->data, v->len, &off))
-		return;
-	lo = (uintptr_t)v->data & ~(pg - 1); /* overflow pages hold only this value */
+		return -1;
+	*lo = (uintptr_t)v->data & ~(pg - 1);
 	hi = ((uintptr_t)v->data + v->len + pg - 1) & ~(pg - 1);
-	madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	posix_fadvise(c->data_fd, (off_t)(off - ((uintptr_t)v->data - lo)), (off_t)(hi - lo),
-		      POSIX_FADV_DONTNEED);
+	file->off = off - ((uintptr_t)v->data - *lo);
+	file->len = hi - *lo;
+	return 0;
+}
+
+static void cache_drop_pages(struct cache *c, const struct cache_view *v, void *arg)
+{
+	struct cache_range r;
+	uintptr_t lo;
+
+	(void)arg;
+	if (cache_value_pages(c, v, &lo, &r))
+		return;
+	madvise((void *)lo, r.len, MADV_DONTNEED);
+	posix_fadvise(c->data_fd, (off_t)r.off, (off_t)r.len, POSIX_FADV_DONTNEED);
+}
+
+static void cache_note_pages(struct cache *c, const struct cache_view *v, void *arg)
+{
+	uintptr_t lo;
+
+	if (cache_value_pages(c, v, &lo, arg))
+		*(struct cache_range *)arg = (struct cache_range){0, 0};
+}
+
+/* Looks a block up by key and calls fn on its mapped bytes inside the read txn. */
+static int cache_with_key(struct cache *c, MDB_val *k,
+			  void (*fn)(struct cache *c, const struct cache_view *v, void *arg),
+			  void *arg)
+{
+	struct cache_view v = {0};
+	MDB_val d;
+	MDB_txn *t;
+	int rc;
+
+	if (cache_rtxn_get(c, &t))
+		return -EIO;
+	rc = mdb_get(t, c->db_blocks, k, &d);
+	if (rc == 0) {
+		v.data = d.mv_data;
+		v.len = d.mv_size;
+		fn(c, &v, arg);
+	}
+	cache_rtxn_put(c, t);
+	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }
 
 void cache_put_writeback(struct cache *c, MDB_val *mh)
 {
-	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), off, end;
-	struct cache_range r = {0, 0};
-	MDB_txn *t;
-	MDB_val d;
+	struct cache_range cur = {0, 0}, r = {0, 0};
 
-	if (c->data_fd < 0 || cache_rtxn_get(c, &t))
-		return;
-	if (mdb_get(t, c->db_blocks, mh, &d) || cache_value_off(c, d.mv_data, d.mv_size, &off)) {
-		cache_rtxn_put(c, t);
-		return;
-	}
-	cache_rtxn_put(c, t);
-	end = (off + d.mv_size + pg - 1) & ~(pg - 1);
-	off &= ~(pg - 1);
-	if (end - off < CACHE_WB_MIN)
+	if (cache_with_key(c, mh, cache_note_pages, &cur) || cur.len < CACHE_WB_MIN)
 		return; /* small blocks: not worth a wait on their write-back */
-	sync_file_range(c->data_fd, (off_t)off, (off_t)(end - off), SYNC_FILE_RANGE_WRITE);
+	sync_file_range(c->data_fd, (off_t)cur.off, (off_t)cur.len, SYNC_FILE_RANGE_WRITE);
 	pthread_mutex_lock(&c->wb_lock);
 	if (c->wb_n == CACHE_WB_SLOTS || c->wb_bytes > CACHE_WB_LAG) {
 		r = c->wb[c->wb_head];
@@ -127,8 +161,8 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 		c->wb_n--;
 		c->wb_bytes -= r.len;
 	}
-	c->wb[(c->wb_head + c->wb_n++) % CACHE_WB_SLOTS] = (struct cache_range){off, end - off};
-	c->wb_bytes += end - off;
+	c->wb[(c->wb_head + c->wb_n++) % CACHE_WB_SLOTS] = cur;
+	c->wb_bytes += cur.len;
 	pthread_mutex_unlock(&c->wb_lock);
 	if (r.len) {
 		sync_file_range(c->data_fd, (off_t)r.off, (off_t)r.len,
@@ -147,41 +181,23 @@ void cache_willneed(const void *data, size_t len)
 		madvise((void *)lo, hi - lo, MADV_WILLNEED);
 }
 
-/* Looks a block up and calls fn on its mapped bytes inside the read txn. */
-static int cache_with_block(struct cache *c, const struct cid *cid,
-			    void (*fn)(struct cache *c, const struct cache_view *v))
-{
-	struct cache_view v = {0};
-	MDB_val k, d;
-	MDB_txn *t;
-	int rc;
-
-	if (cache_key_of(cid, &k))
-		return -EINVAL;
-	if (cache_rtxn_get(c, &t))
-		return -EIO;
-	rc = mdb_get(t, c->db_blocks, &k, &d);
-	if (rc == 0) {
-		v.data = d.mv_data;
-		v.len = d.mv_size;
-		fn(c, &v);
-	}
-	cache_rtxn_put(c, t);
-	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
-}
-
-static void cache_advise_view(struct cache *c, const struct cache_view *v)
+static void cache_advise_view(struct cache *c, const struct cache_view *v, void *arg)
 {
 	(void)c;
+	(void)arg;
 	cache_willneed(v->data, v->len);
 }
 
 int cache_drop(struct cache *c, const struct cid *cid)
 {
-	return cache_with_block(c, cid, cache_drop_pages);
+	MDB_val k;
+
+	return cache_key_of(cid, &k) ? -EINVAL : cache_with_key(c, &k, cache_drop_pages, NULL);
 }
 
 int cache_advise(struct cache *c, const struct cid *cid)
 {
-	return cache_with_block(c, cid, cache_advise_view);
+	MDB_val k;
+
+	return cache_key_of(cid, &k) ? -EINVAL : cache_with_key(c, &k, cache_advise_view, NULL);
 }

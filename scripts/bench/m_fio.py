@@ -31,10 +31,10 @@ def fio_once(b, paths, engine, bs, jobs):
 
 def series(b, state, engine, bs, jobs):
     """b.runs fio runs in one state: local, warm or cold."""
-    out, load = [], []
     cold_cache = os.path.join(b.caches, "fio-cold")
     warm_cache = os.path.join(b.caches, "seq-1m")
-    def one():
+
+    def one(_):
         fs = None
         if state == "cold":
             bl.fresh_dir(cold_cache)
@@ -44,18 +44,12 @@ def series(b, state, engine, bs, jobs):
         try:
             bl.drop_caches()
             root = b.files if state == "local" else b.mount_dir("1m")
-            ld = bl.loadavg()
-            r = fio_once(b, b.shard_paths(root), engine, bs, jobs)
+            return fio_once(b, b.shard_paths(root), engine, bs, jobs)
         finally:
             if fs:
                 fs.stop()
-        return r, ld
 
-    for _ in range(b.runs):
-        r, ld = b.retry(one)
-        out.append(r)
-        load.append(ld)
-    return out, load
+    return b.series(b.runs, one)
 
 
 def fid(state, engine, bs, jobs):

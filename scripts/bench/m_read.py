@@ -297,9 +297,8 @@ def ttfb(b):
 def ttfb_run(b):
     cache = os.path.join(b.caches, "ttfb")
     path = os.path.join(b.mount_dir("1m"), b.shards[0])
-    first, mount = [], []
 
-    def one():
+    def one(_):
         bl.fresh_dir(cache)
         fs = b.mpackfs(cache)
         mount_ms = fs.start() * 1000
@@ -317,10 +316,8 @@ def ttfb_run(b):
             fs.stop()
         return mount_ms, first_ms
 
-    for _ in range(b.runs):
-        m, f = b.retry(one)
-        mount.append(m)
-        first.append(f)
+    pairs, _ = b.series(b.runs, one)
+    mount, first = [m for m, _ in pairs], [f for _, f in pairs]
     rtt = b.res.get("lim.rtt")
     b.res.add("ttfb", "latency", "time to first byte, cold pack (open+read 1 byte incl. "
               "manifest load)", "ms", first, better="lower",
