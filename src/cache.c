@@ -375,10 +375,10 @@ static int cache_mkdirs(const char *dir, struct errbuf *e)
 static int cache_env_open(struct cache *c, struct errbuf *e)
 {
 	uint64_t m = c->max_bytes, map = m + m / 4 + c->slack;
-	/* NORDAHEAD: a fault in the map reads one page, not the device's readahead
-	 * around it (which would pull dropped neighbours back); views ask for their
-	 * whole block with MADV_WILLNEED instead. */
-	unsigned flags = MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD | (c->readonly ? MDB_RDONLY : 0);
+	/* No MDB_NORDAHEAD: a fault in the map reads the device's readahead around
+	 * it, which warms a random reader's next blocks; a sequential reader's
+	 * blocks are advised ahead (cache_advise) and dropped well behind it. */
+	unsigned flags = MDB_NOSYNC | MDB_NOTLS | (c->readonly ? MDB_RDONLY : 0);
 	struct stat st;
 	int rc;
 
@@ -582,7 +582,6 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 		return -EIO;
 	}
 	atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
-	cache_willneed(d.mv_data, d.mv_size);
 	v->data = d.mv_data;
 	v->len = d.mv_size;
 	v->txn = t;
