@@ -165,6 +165,43 @@ def drop_caches():
         fh.write("3\n")
 
 
+def folio_pages(path, length=64 * MiB):
+    """Mean size, in pages, of the page-cache folios that hold the first `length` bytes of
+    `path` (at most the file's size). Maps the file privately and reads each page (no I/O if
+    the pages are cached; reads map the cache's own pages), then looks the pages up in
+    /proc/self/pagemap and /proc/kpageflags (root only)."""
+    import ctypes
+    import mmap
+    import struct
+    length = min(length, os.path.getsize(path)) // 4096 * 4096
+    with open(path, "rb") as fh:
+        m = mmap.mmap(fh.fileno(), length, access=mmap.ACCESS_COPY)
+    try:
+        sum(m[off] for off in range(0, length, 4096))
+        ref = ctypes.c_char.from_buffer(m)
+        base = ctypes.addressof(ref) // 4096
+        del ref
+        heads = tails = single = 0
+        with open("/proc/self/pagemap", "rb") as pm, open("/proc/kpageflags", "rb") as kf:
+            pm.seek(base * 8)
+            for e in struct.unpack("%dQ" % (length // 4096), pm.read(length // 4096 * 8)):
+                if not e >> 63:
+                    continue
+                kf.seek((e & ((1 << 55) - 1)) * 8)
+                f = struct.unpack("Q", kf.read(8))[0]
+                if f >> 15 & 1:  # KPF_COMPOUND_HEAD
+                    heads += 1
+                elif f >> 16 & 1:  # KPF_COMPOUND_TAIL
+                    tails += 1
+                else:
+                    single += 1
+    finally:
+        m.close()
+    if not heads + single:
+        raise RuntimeError("no resident pages of %s in pagemap" % path)
+    return (heads + tails + single) / (heads + single)
+
+
 def run(argv, check=True, **kw):
     kw.setdefault("stdin", subprocess.DEVNULL)
     r = subprocess.run(argv, capture_output=True, text=True, **kw)

@@ -43,6 +43,19 @@ def limits(b):
     vals, load = b.series(b.runs, memcpy)
     b.res.add("lim.memcpy", "limits", "memory copy, one core (256 MiB numpy copy)", "MB/s",
               vals, extra={"load": load})
+
+    def fresh(_):
+        bl.drop_caches()
+        time.sleep(3)  # past the 2 s delay of virtio-balloon free page reporting
+        m = np.empty(512 * bl.MiB, dtype=np.uint8)
+        return mbps(len(m), bl.timed(m.fill, 1))
+
+    vals, load = b.series(b.runs, fresh)
+    b.res.add("lim.fresh_write", "limits", "first write into newly allocated memory, one core "
+              "(512 MiB, 3 s after drop_caches)", "MB/s", vals, extra={"load": load},
+              note="every page a cold or warm read fills (FUSE page cache, socket buffers, "
+              "LMDB pages) is first written at about this rate; lim.memcpy is the rate "
+              "into pages already in use")
     read_all(b.shard_paths(b.files))
 
     def http_hot(_):
@@ -220,6 +233,7 @@ def warm_runs(b, pack, cache):
     """Warm runs (restart + drop each time), then hot runs on the last mount."""
     paths = b.shard_paths(b.mount_dir(pack))
     warm, hot, fetched, lw, lh = [], [], [0], [], []
+    local0 = b.shard_paths(b.files)[0]
 
     def one(i):
         bl.drop_caches()
@@ -233,14 +247,17 @@ def warm_runs(b, pack, cache):
                 for _ in range(b.runs):
                     lh.append(bl.loadavg())
                     hot.append(mbps(*read_all(paths)))
+                read_all([local0])
+                folios.append((bl.folio_pages(paths[0]), bl.folio_pages(local0)))
         finally:
             fs.stop()
         warm.append(v)
 
+    folios = []
     for i in range(b.runs):
         del hot[:], lh[:]
         b.retry(one, i)
-    return warm, hot, fetched[0], lw[-b.runs:], lh
+    return warm, hot, fetched[0], lw[-b.runs:], lh, folios[-1]
 
 
 def mount_reads(b):
@@ -276,7 +293,7 @@ def mount_reads_one(b, pack, leaf):
               limit={"value": 1.0, "what": "payload bytes only"},
               extra={"du_apparent": bl.du_bytes(cache, apparent=True) / b.payload})
     ensure_warm(b, pack)
-    warm, hot, fetched, lw, lh = warm_runs(b, pack, cache)
+    warm, hot, fetched, lw, lh, folios = warm_runs(b, pack, cache)
     b.res.add("m%s.warm" % pack, "sequential", "mpackfs warm, %s leaves" % leaf, "MB/s",
               warm, baseline="local.cold", limit=limit_of(b, "local.cold", "disk read"),
               targets=[{"vs": "local.cold", "op": ">=", "value": 0.8}], note=WARM,
@@ -284,7 +301,7 @@ def mount_reads_one(b, pack, leaf):
     b.res.add("m%s.hot" % pack, "sequential", "mpackfs hot, %s leaves" % leaf, "MB/s", hot,
               baseline="local.hot", limit=limit_of(b, "local.hot", "page-cache read"),
               targets=[{"vs": "local.hot", "op": ">=", "value": 0.9}], note=HOT,
-              extra={"load": lh})
+              extra={"load": lh, "folio_pages": {"mount": folios[0], "local": folios[1]}})
     if pack != "1m":
         os.unlink(cache + ".complete")
         bl.fresh_dir(cache)

@@ -258,6 +258,15 @@ def render(doc):
                 "| state | engine | bs | jobs | MB/s median (min – max) | other work | IOPS | "
                 "p99 ms | × local | target |", "|---|---|---|---|---|---|---|---|---|---|"]
         out += rows + [""]
+    folios = [(f["id"], f["extra"]["folio_pages"]) for f in figs.values()
+              if (f.get("extra") or {}).get("folio_pages")]
+    if folios:
+        out += ["## Page-cache folios behind the hot reads", "",
+                "Mean folio size, in 4 KiB pages, of the page cache holding the first 64 MiB "
+                "of shard 1 after the hot runs (pagemap + kpageflags). A hot read never "
+                "reaches mpackfs: it is the kernel copying out of these folios.", "",
+                "| figure | mount (FUSE) | local (ext4) |", "|---|---|---|"] + [
+            "| `%s` | %.1f | %.1f |" % (fid, x["mount"], x["local"]) for fid, x in folios] + [""]
     if doc.get("skipped"):
         out += ["## Skipped or failed", ""] + [
             "- %s%s: %s" % ("**ERROR** " if s.get("error") else "", s["label"],
