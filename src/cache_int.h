@@ -115,8 +115,6 @@ int cache_meta_put(struct cache *c, MDB_txn *txn, const MDB_val *mh, const struc
 
 /* cache_pages.c */
 void cache_trim_map(struct cache *c, size_t len);
-/* Start reading a mapped value's pages (the map has no fault read-around). */
-void cache_willneed(const void *data, size_t len);
 void cache_put_writeback(struct cache *c, MDB_val *mh);
 
 /* cache_write.c */

@@ -172,20 +172,15 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 	}
 }
 
-void cache_willneed(const void *data, size_t len)
-{
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)data & ~(pg - 1), hi = (uintptr_t)data + len;
-
-	if (len)
-		madvise((void *)lo, hi - lo, MADV_WILLNEED);
-}
-
 static void cache_advise_view(struct cache *c, const struct cache_view *v, void *arg)
 {
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (uintptr_t)v->data & ~(pg - 1), hi = (uintptr_t)v->data + v->len;
+
 	(void)c;
 	(void)arg;
-	cache_willneed(v->data, v->len);
+	if (v->len)
+		madvise((void *)lo, hi - lo, MADV_WILLNEED);
 }
 
 int cache_drop(struct cache *c, const struct cid *cid)

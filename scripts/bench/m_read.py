@@ -232,7 +232,7 @@ def cold_run(b, pack, cache):
 def warm_runs(b, pack, cache):
     """Warm runs (restart + drop each time), then hot runs on the last mount."""
     paths = b.shard_paths(b.mount_dir(pack))
-    warm, hot, fetched, lw, lh = [], [], [0], [], []
+    warm, hot, fetched, lw, lh, folios = [], [], [0], [], [], []
     local0 = b.shard_paths(b.files)[0]
 
     def one(i):
@@ -253,7 +253,6 @@ def warm_runs(b, pack, cache):
             fs.stop()
         warm.append(v)
 
-    folios = []
     for i in range(b.runs):
         del hot[:], lh[:]
         b.retry(one, i)

@@ -906,7 +906,7 @@ static void test_view_readaround(void)
 	char dir[] = "/var/tmp/test_cache_ra.XXXXXX", cmd[100];
 	static uint8_t buf[32 << 10];
 	const int nblocks = 8;
-	struct cache_view v;
+	struct cache_view v = {0};
 	struct cache *c;
 	struct cid cid;
 	size_t before, after;
@@ -927,7 +927,8 @@ static void test_view_readaround(void)
 	}
 	before = resident_pages(dir);
 	make_block(37, 3, buf, sizeof(buf), &cid);
-	if (c && cache_view_get(c, &cid, &v) == 0) {
+	CHECK_EQ_INT(c ? cache_view_get(c, &cid, &v) : -1, 0);
+	if (c && v.data) {
 		sink = ((const uint8_t *)v.data)[v.len / 2];
 		(void)sink;
 		cache_view_release(c, &v);
