@@ -31,6 +31,7 @@ struct fh {
 	pthread_mutex_t lock;		   /* protects the readahead state below */
 	uint64_t next_off;		   /* where a sequential reader reads next */
 	uint64_t window;		   /* current readahead window in bytes */
+	uint64_t stream_start;		   /* where the current sequential stream began */
 	uint64_t ra_end;		   /* prefetch issued up to here */
 	atomic_bool seq;		   /* the reader looks sequential (window open) */
 	struct fh_drop drops[FS_DROP_MAX]; /* oldest first */
@@ -124,6 +125,21 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* The next window of a sequential stream that has read `consumed` bytes:
+ * double per request up to FS_RA_MAX, but never past twice what the stream
+ * has read, so a header read does not queue a long prefetch in front of the
+ * reader's jump elsewhere (llama.cpp reads 4 MiB, then the file's tail). */
+static uint64_t ra_grow(uint64_t window, uint64_t consumed)
+{
+	uint64_t w = window ? window * 2 : FS_RA_MIN;
+
+	if (w > 2 * consumed)
+		w = 2 * consumed;
+	if (w < FS_RA_MIN)
+		w = FS_RA_MIN;
+	return w < FS_RA_MAX ? w : FS_RA_MAX;
+}
+
 /* Grow the window on sequential access and prefetch whole leaves ahead. */
 static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size)
 {
@@ -135,9 +151,9 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 	pthread_mutex_lock(&h->lock);
 	if (end > h->next_off) {
 		if (off <= h->next_off + h->window) {
-			h->window = h->window ? h->window * 2 : FS_RA_MIN;
-			if (h->window > FS_RA_MAX)
-				h->window = FS_RA_MAX;
+			if (!h->window)
+				h->stream_start = off;
+			h->window = ra_grow(h->window, end - h->stream_start);
 		} else if (off != 0) {
 			h->window = 0;
 		}

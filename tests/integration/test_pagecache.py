@@ -11,6 +11,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -103,4 +104,28 @@ def test_sequential_reader_drops_cache_pages_random_keeps(big_pack, disk_dir, mo
     else:
         # blocks stay cached (a chance run of adjacent offsets looks sequential for a while)
         assert after >= FILE_MIB * MiB * 3 // 4, after
+    assert m.unmount() == 0
+
+
+def test_header_read_does_not_queue_a_long_prefetch(big_pack, disk_dir, mounts):
+    """llama.cpp reads a GGUF's first 4 MiB, then its tail. The prefetch the head read starts
+    must stay short: each cached block it advises is a disk read queued ahead of the tail
+    read. A window that doubled on every request advised ~70 of the 96 MiB here."""
+    cache, data = imported_cache(big_pack, disk_dir)
+    evict(data)
+    assert resident(data) < 8 * MiB
+    m = mounts(["--offline", "--cache-dir", cache])
+    path = m.path(big_pack["manifest_cid"], "weights.bin")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, 4 * MiB, 0)
+        time.sleep(1.0)  # let advised reads land
+        after = resident(data)
+        tail = os.pread(fd, 8192, FILE_MIB * MiB - 8192)
+    finally:
+        os.close(fd)
+    assert len(head) == 4 * MiB and len(tail) == 8192
+    # head and its kernel readahead (<= 8 MiB), a window of at most twice that, and the
+    # device's read-around at the window's edge
+    assert after <= 40 * MiB, after
     assert m.unmount() == 0
