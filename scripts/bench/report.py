@@ -192,6 +192,12 @@ figures are in [benchmarks.json](benchmarks.json). Re-render with
 `/usr/bin/python3 scripts/bench/report.py`.
 """
 
+SETTLE = """Every `drop_caches` below is followed by a %g s pause: this VM reports freed memory to
+  the host about 2 s after a large free, and a run that starts inside that window pays the
+  host's page faults on its first writes (see BENCHMARKS-analysis.md)."""
+NO_SETTLE = """No pause after `drop_caches` (BENCH_SETTLE=0): runs may start while the VM is still
+  handing freed memory back to the host."""
+
 METHOD = """## Method
 
 - Data: {nshards} safetensors-like shards ({shard_mib:.0f} MiB in all: a valid header, then
@@ -201,6 +207,7 @@ METHOD = """## Method
   under `/files/` for the HTTP baselines.
 - Every figure is the median and min–max of **{runs} runs**{quick}. MB/s = 10^6 bytes/s of
   shard payload.
+- {settle}
 - cold: fresh `--cache-dir`, `sync; echo 3 > /proc/sys/vm/drop_caches`, mpackfs started before
   the timed read (mount time not included; the manifest load is). Baselines drop the page
   cache the same way (nginx then reads from disk too).
@@ -289,7 +296,8 @@ def render(doc):
         cidgguf=p.get("gguf", {}).get("manifest_cid", "?"),
         gguf_mb=meta["data"]["gguf_bytes"] / 1e6, runs=meta["runs"],
         quick=" (quick mode: 3 runs, fewer than the 5 of a full run)"
-        if meta["mode"] == "quick" else "", fio="%d" % meta["fio_runtime_s"]))
+        if meta["mode"] == "quick" else "", fio="%d" % meta["fio_runtime_s"],
+        settle=SETTLE % meta["settle_s"] if meta.get("settle_s") else NO_SETTLE))
     return "\n".join(out) + "\n"
 
 

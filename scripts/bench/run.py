@@ -4,7 +4,8 @@
 measurement and writes docs/benchmarks.json and docs/BENCHMARKS.md.
 
 Environment: BENCH_QUICK=1 (256 MiB, 3 runs, 1 s fio), BENCH_DIR (default
-/var/tmp/mpackfs-bench), BENCH_RUNS, BENCH_FIO_RUNTIME, BENCH_ONLY (comma list of sections:
+/var/tmp/mpackfs-bench), BENCH_RUNS, BENCH_FIO_RUNTIME, BENCH_SETTLE (seconds to wait after each
+drop_caches; default 4, 0 in quick mode), BENCH_ONLY (comma list of sections:
 limits,local,http,mount,ttfb,fio,apps,pack,prefetch), BENCH_OUT (default docs/).
 """
 import hashlib
@@ -36,6 +37,8 @@ class Bench:
         self.mode = "quick" if self.quick else "full"
         self.runs = int(os.environ.get("BENCH_RUNS", "3" if self.quick else "5"))
         self.fio_runtime = int(os.environ.get("BENCH_FIO_RUNTIME", "1" if self.quick else "10"))
+        self.settle = float(os.environ.get("BENCH_SETTLE", "0" if self.quick else "4"))
+        bl.SETTLE_S = self.settle
         self.data_bytes = (256 if self.quick else 2048) * bl.MiB
         self.gguf_bytes = (56 if self.quick else 200) * 1000 * 1000
         top = os.environ.get("BENCH_DIR", "/var/tmp/mpackfs-bench")
@@ -201,6 +204,7 @@ def foreign_summary(b):
 def meta(b, started, busy0):
     busy1 = bl.cpu_busy(2.0)
     return {"mode": b.mode, "runs": b.runs, "fio_runtime_s": b.fio_runtime,
+            "settle_s": b.settle,
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
             "duration_s": round(time.time() - started, 1), "git": bl.git_head(),
             "machine": bl.machine_facts(b.base), "tools": bl.tool_versions(),
