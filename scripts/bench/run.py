@@ -5,7 +5,7 @@ measurement and writes docs/benchmarks.json and docs/BENCHMARKS.md.
 
 Environment: BENCH_QUICK=1 (256 MiB, 3 runs, 1 s fio), BENCH_DIR (default
 /var/tmp/mpackfs-bench), BENCH_RUNS, BENCH_FIO_RUNTIME, BENCH_SETTLE (seconds to wait after each
-drop_caches; default 4, 0 in quick mode), BENCH_ONLY (comma list of sections:
+drop_caches; default 0), BENCH_ONLY (comma list of sections:
 limits,local,http,mount,ttfb,fio,apps,pack,prefetch), BENCH_OUT (default docs/).
 """
 import hashlib
@@ -37,7 +37,7 @@ class Bench:
         self.mode = "quick" if self.quick else "full"
         self.runs = int(os.environ.get("BENCH_RUNS", "3" if self.quick else "5"))
         self.fio_runtime = int(os.environ.get("BENCH_FIO_RUNTIME", "1" if self.quick else "10"))
-        self.settle = float(os.environ.get("BENCH_SETTLE", "0" if self.quick else "4"))
+        self.settle = float(os.environ.get("BENCH_SETTLE", "0"))
         bl.SETTLE_S = self.settle
         self.data_bytes = (256 if self.quick else 2048) * bl.MiB
         self.gguf_bytes = (56 if self.quick else 200) * 1000 * 1000
