@@ -34,6 +34,44 @@ void fs_tune_readahead(void)
 	pthread_once(&fs_holder.tune_once, fs_tune_once);
 }
 
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fs_handle handles = {&handles, &handles, NULL};
+
+void fs_handle_track(struct fs_handle *h, void (*free_fn)(struct fs_handle *h))
+{
+	h->free_fn = free_fn;
+	pthread_mutex_lock(&handles_lock);
+	h->prev = &handles;
+	h->next = handles.next;
+	handles.next->prev = h;
+	handles.next = h;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+void fs_handle_untrack(struct fs_handle *h)
+{
+	pthread_mutex_lock(&handles_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	h->prev = h->next = h;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+/* After the loop: no request runs, so nothing else holds these. */
+static void fs_handles_free(void)
+{
+	struct fs_handle *h;
+	unsigned n = 0;
+
+	while ((h = handles.next) != &handles) {
+		fs_handle_untrack(h);
+		h->free_fn(h);
+		n++;
+	}
+	if (n)
+		log_debug("freed %u handles the kernel did not release", n);
+}
+
 struct fstree *fs_tree(fuse_req_t req)
 {
 	return ((struct fs_holder *)fuse_req_userdata(req))->tree;
@@ -284,6 +322,7 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 		fuse_loop_cfg_destroy(lc);
 	}
 	rc = rc < 0 ? 1 : 0;
+	fs_handles_free();
 	log_info("unmounting %s", o->mountpoint);
 	o->stop(o->ctx, t);
 out_unmount:

@@ -11,7 +11,8 @@
 #define FS_DIR_MAX_BYTES (64u << 20)
 
 struct dirbuf {
-	atomic_int refs; /* the open directory, plus each readdir in progress */
+	struct fs_handle link; /* first: the registry frees through it */
+	atomic_int refs;       /* the open directory, plus each readdir in progress */
 	struct dynbuf b;
 	fuse_req_t req;
 };
@@ -101,6 +102,14 @@ static int fill_dir(fuse_req_t req, struct fstree *t, struct fsn *dir, struct di
 	return rc < 0 ? err_set(e, rc, "directory listing too large") : 0;
 }
 
+static void dirbuf_free(struct fs_handle *h)
+{
+	struct dirbuf *d = (struct dirbuf *)h;
+
+	dynbuf_free(&d->b);
+	free(d);
+}
+
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fstree *t = fs_tree(req);
@@ -131,6 +140,7 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	d->req = NULL;
+	fs_handle_track(&d->link, dirbuf_free);
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (dir->pack) {
 		fi->cache_readdir = 1;
@@ -141,10 +151,8 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void dirbuf_put(struct dirbuf *d)
 {
-	if (atomic_fetch_sub(&d->refs, 1) != 1)
-		return;
-	dynbuf_free(&d->b);
-	free(d);
+	if (atomic_fetch_sub(&d->refs, 1) == 1)
+		dirbuf_free(&d->link);
 }
 
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -163,7 +171,10 @@ void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 
 void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct dirbuf *d = (struct dirbuf *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	dirbuf_put((struct dirbuf *)(uintptr_t)fi->fh);
+	fs_handle_untrack(&d->link);
+	dirbuf_put(d);
 	fuse_reply_err(req, 0);
 }

@@ -23,6 +23,17 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 
+/* An open file or directory. An unmount by signal can end the loop before the
+ * kernel's RELEASE for every open arrives: fs_run frees what is still tracked
+ * once no request runs any more. Track on open, untrack on release. */
+struct fs_handle {
+	struct fs_handle *prev, *next;
+	void (*free_fn)(struct fs_handle *h);
+};
+
+void fs_handle_track(struct fs_handle *h, void (*free_fn)(struct fs_handle *h));
+void fs_handle_untrack(struct fs_handle *h);
+
 /* Once per mount, after INIT: raise the mount's readahead. */
 void fs_tune_readahead(void);
 

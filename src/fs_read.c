@@ -23,7 +23,8 @@ struct fh_drop {
 };
 
 struct fh {
-	atomic_int refs; /* the open file, plus each read in progress */
+	struct fs_handle link; /* first: the registry frees through it */
+	atomic_int refs;       /* the open file, plus each read in progress */
 	struct fsn *n;
 	struct dag_file *df; /* FSN_FILE; borrowed from the node */
 	char *mem;	     /* FSN_STATS snapshot, owned */
@@ -51,13 +52,19 @@ static struct fh *fh_get(struct fuse_file_info *fi)
 	return h;
 }
 
-static void fh_put(struct fh *h)
+static void fh_free(struct fs_handle *link)
 {
-	if (atomic_fetch_sub(&h->refs, 1) != 1)
-		return;
+	struct fh *h = (struct fh *)link;
+
 	pthread_mutex_destroy(&h->lock);
 	free(h->mem);
 	free(h);
+}
+
+static void fh_put(struct fh *h)
+{
+	if (atomic_fetch_sub(&h->refs, 1) == 1)
+		fh_free(&h->link);
 }
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -110,6 +117,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n->kind != FSN_STATS)
 		fi->keep_cache = 1;
 	fi->noflush = 1;
+	fs_handle_track(&h->link, fh_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fuse_reply_open(req, fi);
 }
@@ -119,6 +127,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	fs_handle_untrack(&h->link);
 	if (h->df)
 		drops_advance(fs_tree(req), h, NULL, 0, UINT64_MAX);
 	fh_put(h);
