@@ -38,10 +38,15 @@
  *
  * Reads: a pool of reset read txns (mdb_txn_renew is cheaper than mdb_txn_begin). A view owns
  * its txn until released. A hit appends its key to the touch queue (tq_lock); once the queue
- * holds CACHE_TOUCH_BATCH keys the next view_get flushes it in one write txn, moving each key
- * still cached to a fresh seq — unless another thread is flushing: then touches are dropped
- * (LRU order is approximate). cache_maintain and cache_close flush too. Nothing else writes on
- * the read path. A thread may write while it holds views (MDB_NOTLS permits a write txn beside
+ * is half full it wakes the cache's maintenance thread, which flushes it in one write txn,
+ * moving each key still cached to a fresh seq; a full queue drops touches (LRU order is
+ * approximate). Reads never write: no write txn runs on the read path.
+ *
+ * Maintenance: a writable cache runs one thread (started by cache_open, joined by cache_close)
+ * that calls cache_maintain every CACHE_MAINT_MS and when kicked: touch flush, mdb_env_sync
+ * after commits, stale-reader check every CACHE_CHECK_SECONDS.
+ *
+ * A thread may write while it holds views (MDB_NOTLS permits a write txn beside
  * read txns), but held views pin old pages: hold them briefly.
  *
  * Map resize: a process opened with a larger max_bytes may grow the file past our map; txn
@@ -76,6 +81,7 @@
 #define CACHE_MAX_READERS     512
 #define CACHE_MAX_BYTES_LIMIT (1ull << 50)
 #define CACHE_CHECK_SECONDS   10
+#define CACHE_MAINT_MS	      1000 /* maintenance thread period */
 
 uint64_t cache_map_slack = CACHE_MAP_SLACK;
 
@@ -469,6 +475,8 @@ static void cache_free(struct cache *c)
 	pthread_mutex_destroy(&c->tq_lock);
 	pthread_mutex_destroy(&c->flush_lock);
 	pthread_mutex_destroy(&c->wb_lock);
+	pthread_mutex_destroy(&c->maint_lock);
+	pthread_cond_destroy(&c->maint_cv);
 	free(c->tq);
 	free(c->tq_spare);
 	free(c->dir);
@@ -479,6 +487,7 @@ static void cache_free(struct cache *c)
 static struct cache *cache_alloc(const struct cache_opts *o)
 {
 	struct cache *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
 
 	if (!c)
 		return NULL;
@@ -487,6 +496,11 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 	pthread_mutex_init(&c->tq_lock, NULL);
 	pthread_mutex_init(&c->flush_lock, NULL);
 	pthread_mutex_init(&c->wb_lock, NULL);
+	pthread_mutex_init(&c->maint_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->maint_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	c->data_fd = -1;
 	c->max_bytes = o->max_bytes ? o->max_bytes : CACHE_DEFAULT_MAX_BYTES;
 	c->readonly = o->readonly;
@@ -501,6 +515,59 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 		return NULL;
 	}
 	return c;
+}
+
+static void *cache_maint_main(void *arg)
+{
+	struct cache *c = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&c->maint_lock);
+	while (!c->maint_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += CACHE_MAINT_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->maint_cv, &c->maint_lock, &ts);
+		if (c->maint_stop)
+			break;
+		pthread_mutex_unlock(&c->maint_lock);
+		cache_maintain(c);
+		pthread_mutex_lock(&c->maint_lock);
+	}
+	pthread_mutex_unlock(&c->maint_lock);
+	return NULL;
+}
+
+static int cache_maint_start(struct cache *c, struct errbuf *e)
+{
+	int rc;
+
+	if ((rc = pthread_create(&c->maint, NULL, cache_maint_main, c)))
+		return err_set(e, -rc, "cache: %s: maintenance thread: %s", c->dir, strerror(rc));
+	c->maint_running = true;
+	return 0;
+}
+
+static void cache_maint_stop(struct cache *c)
+{
+	if (!c->maint_running)
+		return;
+	pthread_mutex_lock(&c->maint_lock);
+	c->maint_stop = true;
+	pthread_cond_signal(&c->maint_cv);
+	pthread_mutex_unlock(&c->maint_lock);
+	pthread_join(c->maint, NULL);
+	c->maint_running = false;
+}
+
+void cache_maint_kick(struct cache *c)
+{
+	if (!c->maint_running)
+		return;
+	pthread_mutex_lock(&c->maint_lock);
+	pthread_cond_signal(&c->maint_cv);
+	pthread_mutex_unlock(&c->maint_lock);
 }
 
 int cache_open(const struct cache_opts *o, struct cache **out, struct errbuf *e)
@@ -528,6 +595,8 @@ int cache_open(const struct cache_opts *o, struct cache **out, struct errbuf *e)
 		rc = cache_env_open(c, e);
 	if (!rc)
 		rc = cache_dbs_open(c, e);
+	if (!rc && !c->readonly)
+		rc = cache_maint_start(c, e);
 	if (rc) {
 		cache_free(c);
 		return rc;
@@ -542,6 +611,7 @@ void cache_close(struct cache *c)
 
 	if (!c)
 		return;
+	cache_maint_stop(c);
 	if (!c->readonly) {
 		cache_touch_flush(c, true);
 		if (atomic_exchange(&c->dirty, false) && (rc = mdb_env_sync(c->env, 1)))
@@ -563,8 +633,6 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	v->txn = NULL;
 	if (cache_key_of(cid, &k))
 		return -EINVAL;
-	if (!c->readonly && atomic_load(&c->tq_n) >= CACHE_TOUCH_BATCH)
-		cache_touch_flush(c, false);
 	if ((rc = cache_rtxn_get(c, &t))) {
 		cache_rc(c, rc, "read txn");
 		return -EIO;

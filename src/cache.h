@@ -12,8 +12,10 @@
  * → evict more, retry; if everything left is pinned, -ENOSPC.
  *
  * Access times: reads never open a write transaction. Touches are queued in
- * memory and written in one batch (every CACHE_TOUCH_BATCH touches, every
- * second via cache_maintain, and at close).
+ * memory and written in one batch by the cache's maintenance thread (when half
+ * of CACHE_TOUCH_BATCH are queued, every second, and at close). A writable
+ * cache owns that thread from cache_open to cache_close; it also syncs the
+ * environment after commits and clears stale reader slots.
  *
  * Pins: cache_pin_add(root, block) records that `block` belongs to pinned pack
  * `root`; pinned blocks are never evicted. cache_unpin(root) drops the pack's
@@ -26,7 +28,7 @@
  * processes may open the same directory at once (the mount and the CLI).
  * Crash safety: a kill -9 at any moment leaves a cache that opens and whose
  * every block verifies (LMDB's copy-on-write; MDB_NOSYNC with an
- * mdb_env_sync from cache_maintain and cache_close: a process crash loses
+ * mdb_env_sync every second and at cache_close: a process crash loses
  * nothing, a power loss may lose the last seconds of puts, never integrity).
  * Never use a struct cache across fork().
  *
@@ -124,7 +126,8 @@ int cache_clear(struct cache *c);
 int cache_scrub(struct cache *c, void (*bad)(void *ctx, const struct cid *cid, const char *why),
 		void *ctx, uint64_t *checked, uint64_t *removed);
 
-/* Periodic housekeeping: flush queued touches, env sync. Cheap if idle. */
+/* Housekeeping: flush queued touches, env sync, stale readers. Cheap if idle.
+ * The maintenance thread calls it every second; callers need not. */
 void cache_maintain(struct cache *c);
 
 struct cache_stats {

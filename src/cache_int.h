@@ -70,6 +70,11 @@ struct cache {
 	pthread_mutex_t flush_lock; /* serialises touch flushes; protects tq_spare */
 	struct cache_key *tq_spare;
 
+	pthread_mutex_t maint_lock; /* protects maint_stop; with maint_cv */
+	pthread_cond_t maint_cv;    /* wakes the maintenance thread */
+	pthread_t maint;
+	bool maint_running, maint_stop;
+
 	atomic_bool dirty;	     /* commits since the last env sync */
 	atomic_llong last_check;     /* monotonic seconds of the last stale-reader check */
 	atomic_llong last_full_warn; /* monotonic seconds of the last "map full" warning */
@@ -119,6 +124,9 @@ void cache_put_writeback(struct cache *c, MDB_val *mh);
 /* A value (a pointer into the map) over more than one page with a page not in
  * memory: start reading all its pages in one request, not one fault each. */
 void cache_read_value(const void *data, size_t len);
+
+/* Wake the maintenance thread now (the touch queue is filling). */
+void cache_maint_kick(struct cache *c);
 
 /* cache_write.c */
 int cache_write(struct cache *c, cache_wfn fn, void *arg, uint64_t room);

@@ -271,6 +271,8 @@ void cache_touch_queue(struct cache *c, const MDB_val *mh)
 		atomic_store(&c->tq_n, n + 1);
 	}
 	pthread_mutex_unlock(&c->tq_lock);
+	if (n + 1 == CACHE_TOUCH_BATCH / 2)
+		cache_maint_kick(c);
 }
 
 struct cache_touch_arg {

@@ -15,8 +15,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = os.environ.get("MPACK_BUILD", "build")
-MODULES = ["cache", "cache_write", "cache_pin", "cache_scrub", "cid", "multihash", "multibase",
-           "varint", "errbuf", "log", "dynbuf"]
+MODULES = ["cache", "cache_write", "cache_pages", "cache_pin", "cache_scrub", "cid", "multihash",
+           "multibase", "varint", "errbuf", "log", "dynbuf"]
 KILLS = 24
 
 

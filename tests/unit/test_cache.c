@@ -261,7 +261,21 @@ static void test_readonly_and_reopen(void)
 	cache_close(c);
 }
 
-/* Fills a 10-block cache, reads `a`, flushes touches by `how`, adds one: b must go. */
+/* Waits up to 3 s for the maintenance thread to flush the touch queue and
+ * sync the environment; 0 once both are done. */
+static int wait_maintained(struct cache *c)
+{
+	for (int i = 0; i < 300; i++) {
+		if (atomic_load(&c->tq_n) == 0 && !atomic_load(&c->dirty))
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+/* Fills a 10-block cache, reads `a`, flushes touches by `how`, adds one: b must
+ * go. how 0: cache_maintain; 1: half a queue of touches wakes the maintenance
+ * thread; 2: its once-a-second round, with nothing called. */
 static void lru_case(int how)
 {
 	struct cache *c = open_cache(new_dir(), 10 * 1000, false);
@@ -275,13 +289,18 @@ static void lru_case(int how)
 	CHECK_EQ_INT(view_matches(c, &a, buf, 1000), 0);
 	if (how == 0) {
 		cache_maintain(c);
-	} else {
+	} else if (how == 1) {
 		struct cid j;
 
 		make_block(3, 9, buf, 1000, &j);
-		for (i = 0; i < CACHE_TOUCH_BATCH; i++) /* the last get flushes a full queue */
+		for (i = 0; i < CACHE_TOUCH_BATCH / 2; i++)
 			CHECK_EQ_INT(view_matches(c, &j, buf, 1000), 0);
 	}
+	if (how)
+		CHECK(wait_maintained(c) == 0,
+		      "touches not flushed or commits not synced after 3 s "
+		      "(how %d): %u queued",
+		      how, atomic_load(&c->tq_n));
 	CHECK_EQ_INT(put_block(c, 3, 10, 1000), 0);
 	CHECK(has_block(c, 3, 0, 1000), "recently read block evicted (how %d)", how);
 	CHECK(!has_block(c, 3, 1, 1000), "LRU block kept (how %d)", how);
@@ -294,6 +313,7 @@ static void test_lru(void)
 {
 	lru_case(0);
 	lru_case(1);
+	lru_case(2);
 }
 
 static void test_random_workload(void)
