@@ -377,12 +377,10 @@ static int cache_mkdirs(const char *dir, struct errbuf *e)
 static int cache_env_open(struct cache *c, struct errbuf *e)
 {
 	uint64_t m = c->max_bytes, map = m + m / 4 + c->slack;
-	/* MDB_NORDAHEAD: a fault in the map reads its own page, not the device's
-	 * readahead around it (8 MiB here), so a B-tree or DAG-node lookup costs
-	 * one small read. A view of a larger value reads all of it in one request
-	 * (cache_read_value); a sequential reader's blocks are advised ahead
-	 * (cache_advise) and dropped well behind it. */
-	unsigned flags = MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD | (c->readonly ? MDB_RDONLY : 0);
+	/* No MDB_NORDAHEAD: a fault in the map reads the device's readahead around
+	 * it, which warms a random reader's next blocks; a sequential reader's
+	 * blocks are advised ahead (cache_advise) and dropped well behind it. */
+	unsigned flags = MDB_NOSYNC | MDB_NOTLS | (c->readonly ? MDB_RDONLY : 0);
 	struct stat st;
 	int rc;
 
@@ -648,7 +646,6 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 		return -EIO;
 	}
 	atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
-	cache_read_value(d.mv_data, d.mv_size);
 	v->data = d.mv_data;
 	v->len = d.mv_size;
 	v->txn = t;

@@ -121,9 +121,6 @@ int cache_meta_put(struct cache *c, MDB_txn *txn, const MDB_val *mh, const struc
 /* cache_pages.c */
 void cache_trim_map(struct cache *c, size_t len);
 void cache_put_writeback(struct cache *c, MDB_val *mh);
-/* A value (a pointer into the map) over more than one page with a page not in
- * memory: start reading all its pages in one request, not one fault each. */
-void cache_read_value(const void *data, size_t len);
 
 /* Wake the maintenance thread now (the touch queue is filling). */
 void cache_maint_kick(struct cache *c);

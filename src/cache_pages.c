@@ -8,9 +8,7 @@
  *   drops them CACHE_WB_LAG bytes of such puts later (cache_put_writeback), so
  *   a stream of puts recycles a bounded set of pages instead of filling memory
  *   with a second copy of the pack.
- * - cache_advise reads a block's pages ahead (MADV_WILLNEED).
- * - The map has no read-around (MDB_NORDAHEAD): a view of a value that is
- *   not all in memory reads the whole value at once (cache_read_value). */
+ * - cache_advise reads a block's pages ahead (MADV_WILLNEED). */
 #include "cache_int.h"
 
 #include <sys/mman.h>
@@ -172,24 +170,6 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 				    SYNC_FILE_RANGE_WAIT_AFTER);
 		posix_fadvise(c->data_fd, (off_t)r.off, (off_t)r.len, POSIX_FADV_DONTNEED);
 	}
-}
-
-void cache_read_value(const void *data, size_t len)
-{
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)data & ~(pg - 1), hi = (uintptr_t)data + len;
-	unsigned char in[1024];
-	size_t i, n = (hi - lo + pg - 1) / pg;
-
-	if (n < 2)
-		return;
-	if (n <= sizeof(in) && mincore((void *)lo, hi - lo, in) == 0) {
-		for (i = 0; i < n && (in[i] & 1); i++)
-			;
-		if (i == n)
-			return;
-	}
-	madvise((void *)lo, hi - lo, MADV_WILLNEED);
 }
 
 static void cache_advise_view(struct cache *c, const struct cache_view *v, void *arg)

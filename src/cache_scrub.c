@@ -49,7 +49,6 @@ static int cache_verify(struct cache *c, MDB_txn *t, MDB_val *k, const MDB_val *
 
 	if (cache_cid_of_key(k->mv_data, k->mv_size, &cid))
 		return err_set(e, -EINVAL, "key is not a multihash");
-	cache_read_value(d->mv_data, d->mv_size);
 	if ((rc = mh_verify(&cid, d->mv_data, d->mv_size, e)))
 		return rc;
 	if ((rc = cache_meta_get(c, t, k, &m)))

@@ -918,19 +918,18 @@ static void test_view_drop(void)
 		fprintf(stderr, "cleanup of %s failed\n", dir);
 }
 
-/* The map has no read-around (MDB_NORDAHEAD): a view of a block whose pages
- * were dropped reads that whole block, and none of its neighbours, so a
- * B-tree or DAG-node lookup costs a page, not the device's 8 MiB around it. */
-static void test_view_reads_whole_value(void)
+/* A fault in the map reads around it (no MDB_NORDAHEAD): touching one byte of
+ * a block whose pages were dropped brings its neighbours back too, which is
+ * what keeps random 4 KiB readers of a warm cache fast. */
+static void test_view_readaround(void)
 {
-	char dir[] = "/var/tmp/test_cache_rv.XXXXXX", cmd[100];
-	static uint8_t buf[64 << 10];
-	const size_t vpages = sizeof(buf) / (size_t)sysconf(_SC_PAGESIZE);
+	char dir[] = "/var/tmp/test_cache_ra.XXXXXX", cmd[100];
+	static uint8_t buf[32 << 10];
 	const int nblocks = 8;
 	struct cache_view v = {0};
 	struct cache *c;
 	struct cid cid;
-	size_t before, after = 0;
+	size_t before, after;
 	volatile uint8_t sink;
 
 	if (!mkdtemp(dir)) {
@@ -950,21 +949,14 @@ static void test_view_reads_whole_value(void)
 	make_block(37, 3, buf, sizeof(buf), &cid);
 	CHECK_EQ_INT(c ? cache_view_get(c, &cid, &v) : -1, 0);
 	if (c && v.data) {
-		sink = ((const uint8_t *)v.data)[v.len / 2]; /* one fault, mid-value */
+		sink = ((const uint8_t *)v.data)[v.len / 2];
 		(void)sink;
-		for (int i = 0; i < 100 && (after = resident_pages(dir)) < before + vpages; i++)
-			usleep(10000); /* the rest of the value's read may land later */
-		CHECK(memcmp(v.data, buf, sizeof(buf)) == 0, "view bytes differ");
 		cache_view_release(c, &v);
 	}
-	CHECK(after >= before + vpages,
-	      "one fault made %zu pages resident (%zu before), "
-	      "the value has %zu",
-	      after - before, before, vpages);
-	CHECK(after <= before + vpages + 8,
-	      "one view made %zu pages resident (%zu before): "
-	      "the map reads around",
-	      after - before, before);
+	after = resident_pages(dir);
+	CHECK(after >= before + 2 * sizeof(buf) / (size_t)sysconf(_SC_PAGESIZE),
+	      "one fault made %zu pages resident (%zu before): no read-around", after - before,
+	      before);
 	cache_close(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
@@ -1048,7 +1040,7 @@ int main(int argc, char **argv)
 	test_map_full();
 	test_map_resize();
 	test_view_drop();
-	test_view_reads_whole_value();
+	test_view_readaround();
 	test_put_writeback();
 	test_default_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
