@@ -125,7 +125,8 @@ def test_header_read_does_not_queue_a_long_prefetch(big_pack, disk_dir, mounts):
     finally:
         os.close(fd)
     assert len(head) == 4 * MiB and len(tail) == 8192
-    # head and its kernel readahead (<= 8 MiB), a window of at most twice that, and the
-    # device's read-around at the window's edge
-    assert after <= 40 * MiB, after
+    # head and its kernel readahead (<= 8 MiB), a window of at most twice that, the
+    # device's read-around at the window's edge, and the pages of the maintenance thread's
+    # touch commit
+    assert after <= 41 * MiB, after
     assert m.unmount() == 0
