@@ -15,7 +15,7 @@
  * memory and written in one batch by the cache's maintenance thread (when half
  * of CACHE_TOUCH_BATCH are queued, every second, and at close). A writable
  * cache owns that thread from cache_open to cache_close; it also syncs the
- * environment after commits and clears stale reader slots.
+ * environment after commits (at most every 30 s) and clears stale reader slots.
  *
  * Pins: cache_pin_add(root, block) records that `block` belongs to pinned pack
  * `root`; pinned blocks are never evicted. cache_unpin(root) drops the pack's
@@ -28,8 +28,8 @@
  * processes may open the same directory at once (the mount and the CLI).
  * Crash safety: a kill -9 at any moment leaves a cache that opens and whose
  * every block verifies (LMDB's copy-on-write; MDB_NOSYNC with an
- * mdb_env_sync every second and at cache_close: a process crash loses
- * nothing, a power loss may lose the last seconds of puts, never integrity).
+ * mdb_env_sync every 30 s and at cache_close: a process crash loses
+ * nothing, a power loss may lose the last 30 s of puts).
  * Never use a struct cache across fork().
  *
  * Page cache: see cache_put_stream and cache_drop (cache_pages.c). */
@@ -127,7 +127,7 @@ int cache_scrub(struct cache *c, void (*bad)(void *ctx, const struct cid *cid, c
 		void *ctx, uint64_t *checked, uint64_t *removed);
 
 /* Housekeeping: flush queued touches, env sync, stale readers. Cheap if idle.
- * The maintenance thread calls it every second; callers need not. */
+ * The maintenance thread does the same on its own; callers need not. */
 void cache_maintain(struct cache *c);
 
 struct cache_stats {

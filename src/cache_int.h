@@ -77,6 +77,7 @@ struct cache {
 
 	atomic_bool dirty;	     /* commits since the last env sync */
 	atomic_llong last_check;     /* monotonic seconds of the last stale-reader check */
+	atomic_llong last_sync;	     /* monotonic seconds of the maintenance thread's last sync */
 	atomic_llong last_full_warn; /* monotonic seconds of the last "map full" warning */
 	atomic_ullong hits, misses, puts, evictions;
 	atomic_ullong view_bytes;	 /* bytes viewed since the map was last trimmed */
