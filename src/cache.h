@@ -29,7 +29,8 @@
  * Crash safety: a kill -9 at any moment leaves a cache that opens and whose
  * every block verifies (LMDB's copy-on-write; MDB_NOSYNC with an
  * mdb_env_sync every 30 s and at cache_close: a process crash loses
- * nothing, a power loss may lose the last 30 s of puts).
+ * nothing; a power loss may lose the puts since the last sync, and on a file
+ * system that reorders writes may leave a cache LMDB reports as corrupt).
  * Never use a struct cache across fork().
  *
  * Page cache: see cache_put_stream and cache_drop (cache_pages.c). */
