@@ -530,9 +530,12 @@ static void *cache_maint_main(void *arg)
 		ts.tv_nsec += CACHE_MAINT_MS * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&c->maint_cv, &c->maint_lock, &ts);
+		while (!c->maint_kicked && !c->maint_stop &&
+		       pthread_cond_timedwait(&c->maint_cv, &c->maint_lock, &ts) == 0)
+			; /* a kick before the wait is not lost: maint_kicked stays set */
 		if (c->maint_stop)
 			break;
+		c->maint_kicked = false;
 		pthread_mutex_unlock(&c->maint_lock);
 		cache_maintain_every(c, CACHE_SYNC_SECONDS);
 		pthread_mutex_lock(&c->maint_lock);
@@ -568,6 +571,7 @@ void cache_maint_kick(struct cache *c)
 	if (!c->maint_running)
 		return;
 	pthread_mutex_lock(&c->maint_lock);
+	c->maint_kicked = true;
 	pthread_cond_signal(&c->maint_cv);
 	pthread_mutex_unlock(&c->maint_lock);
 }

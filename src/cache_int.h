@@ -70,10 +70,10 @@ struct cache {
 	pthread_mutex_t flush_lock; /* serialises touch flushes; protects tq_spare */
 	struct cache_key *tq_spare;
 
-	pthread_mutex_t maint_lock; /* protects maint_stop; with maint_cv */
+	pthread_mutex_t maint_lock; /* protects maint_stop, maint_kicked; with maint_cv */
 	pthread_cond_t maint_cv;    /* wakes the maintenance thread */
 	pthread_t maint;
-	bool maint_running, maint_stop;
+	bool maint_running, maint_stop, maint_kicked;
 
 	atomic_bool dirty;	     /* commits since the last env sync */
 	atomic_llong last_check;     /* monotonic seconds of the last stale-reader check */
