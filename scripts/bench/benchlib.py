@@ -163,9 +163,9 @@ SETTLE_S = 0.0  # run.py sets it from BENCH_SETTLE
 
 
 def drop_caches():
-    """Drop the page cache, then wait SETTLE_S: on a VM with free page reporting the
-    balloon hands freed memory back to the host about 2 s after a large free, and a run that
-    starts inside that window measures the host's page faults, not the code."""
+    """Drop the page cache, then wait SETTLE_S (BENCH_SETTLE, default 0). On a VM with free
+    page reporting the pause lets the host take the freed memory back first, so every run
+    then pays the host's faults on its first writes (BENCHMARKS-analysis.md measures it)."""
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as fh:
         fh.write("3\n")

@@ -192,9 +192,9 @@ figures are in [benchmarks.json](benchmarks.json). Re-render with
 `/usr/bin/python3 scripts/bench/report.py`.
 """
 
-SETTLE = """Every `drop_caches` below is followed by a %g s pause: this VM reports freed memory to
-  the host about 2 s after a large free, and a run that starts inside that window pays the
-  host's page faults on its first writes (see BENCHMARKS-analysis.md)."""
+SETTLE = """Every `drop_caches` below is followed by a %g s pause (BENCH_SETTLE): this VM
+  hands freed memory back to the host about 2 s after a large free, so each run then starts
+  on memory the host must fault in again (see BENCHMARKS-analysis.md)."""
 NO_SETTLE = """No pause after `drop_caches` (BENCH_SETTLE=0): runs may start while the VM is still
   handing freed memory back to the host."""
 
