@@ -352,6 +352,7 @@ static void store_fetch_done(void *ctx, int status, const struct cid *cid, uint8
 	if (status == 0) {
 		STORE_INC(s, fetched);
 		STORE_ADD(s, fetched_bytes, len);
+		log_debug("store: %s: fetched, %zu bytes", cid_str(cid), len);
 	}
 	store_publish(s, f, status, data, len, why);
 	if (status == 0 && s->cache) {

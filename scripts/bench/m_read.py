@@ -186,13 +186,19 @@ def rclone(b):
 # ---------------------------------------------------------------- through the mount
 
 def ensure_warm(b, pack):
-    """Make sure caches/seq-PACK holds every block of the pack (read it once if not)."""
+    """Make sure caches/seq-PACK holds every block of the pack (read it once if not).
+    The marker names the manifest CID it was made for: a re-pack writes a new manifest
+    (its provenance has a timestamp) over the same blocks, and a warm run must not fetch
+    it, so a stale marker only gets the pack read through once more, without wiping."""
     cache = os.path.join(b.caches, "seq-" + pack)
-    if os.path.exists(cache + ".complete"):
+    marker, want = cache + ".complete", b.packs[pack]["manifest_cid"]
+    have = _read_marker(marker)
+    if have == want:
         return cache
 
     def fill():
-        bl.fresh_dir(cache)
+        if have is None:
+            bl.fresh_dir(cache)
         fs = b.mpackfs(cache)
         fs.start()
         try:
@@ -203,8 +209,24 @@ def ensure_warm(b, pack):
             fs.stop()
 
     b.retry(fill)
-    open(cache + ".complete", "w").close()
+    _write_marker(marker, want)
     return cache
+
+
+def _read_marker(path):
+    """The manifest CID a cache's completion marker holds; "" for an old empty marker,
+    None when there is none."""
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+def _write_marker(path, cid):
+    with open(path + ".tmp", "w") as fh:
+        fh.write(cid + "\n")
+    os.replace(path + ".tmp", path)
 
 
 def cold_run(b, pack, cache):
@@ -225,7 +247,7 @@ def cold_run(b, pack, cache):
         fs.stop()
     if n != b.payload:
         raise RuntimeError("cold read of %s returned %d bytes, expected %d" % (pack, n, b.payload))
-    open(cache + ".complete", "w").close()
+    _write_marker(cache + ".complete", b.packs[pack]["manifest_cid"])
     return mbps(n, secs), hwm, bl.du_bytes(cache), st, mount_s
 
 
