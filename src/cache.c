@@ -554,26 +554,28 @@ static int cache_maint_start(struct cache *c, struct errbuf *e)
 	return 0;
 }
 
+/* Sets one of the thread's flags under its lock and wakes it. */
+static void cache_maint_wake(struct cache *c, bool *flag)
+{
+	pthread_mutex_lock(&c->maint_lock);
+	*flag = true;
+	pthread_cond_signal(&c->maint_cv);
+	pthread_mutex_unlock(&c->maint_lock);
+}
+
 static void cache_maint_stop(struct cache *c)
 {
 	if (!c->maint_running)
 		return;
-	pthread_mutex_lock(&c->maint_lock);
-	c->maint_stop = true;
-	pthread_cond_signal(&c->maint_cv);
-	pthread_mutex_unlock(&c->maint_lock);
+	cache_maint_wake(c, &c->maint_stop);
 	pthread_join(c->maint, NULL);
 	c->maint_running = false;
 }
 
 void cache_maint_kick(struct cache *c)
 {
-	if (!c->maint_running)
-		return;
-	pthread_mutex_lock(&c->maint_lock);
-	c->maint_kicked = true;
-	pthread_cond_signal(&c->maint_cv);
-	pthread_mutex_unlock(&c->maint_lock);
+	if (c->maint_running)
+		cache_maint_wake(c, &c->maint_kicked);
 }
 
 int cache_open(const struct cache_opts *o, struct cache **out, struct errbuf *e)
