@@ -379,10 +379,9 @@ static int cache_mkdirs(const char *dir, struct errbuf *e)
 static int cache_env_open(struct cache *c, struct errbuf *e)
 {
 	uint64_t m = c->max_bytes, map = m + m / 4 + c->slack;
-	/* No MDB_NORDAHEAD: a fault in the map reads the device's readahead around
-	 * it, which warms a random reader's next blocks; a sequential reader's
-	 * blocks are advised ahead (cache_advise) and dropped well behind it. */
-	unsigned flags = MDB_NOSYNC | MDB_NOTLS | (c->readonly ? MDB_RDONLY : 0);
+	/* MDB_NORDAHEAD: a B-tree page fault reads that page, not 8 MiB around
+	 * it; views read their own neighbourhood instead (cache_readaround). */
+	unsigned flags = MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD | (c->readonly ? MDB_RDONLY : 0);
 	struct stat st;
 	int rc;
 
@@ -639,6 +638,7 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	v->data = NULL;
 	v->len = 0;
 	v->txn = NULL;
+	v->cold = false;
 	if (cache_key_of(cid, &k))
 		return -EINVAL;
 	if ((rc = cache_rtxn_get(c, &t))) {
@@ -660,6 +660,7 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	v->len = d.mv_size;
 	v->txn = t;
 	cache_tl_views++;
+	cache_view_advise(c, v);
 	if (!c->readonly)
 		cache_touch_queue(c, &k);
 	return 0;

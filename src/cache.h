@@ -46,6 +46,7 @@
 
 #define CACHE_TOUCH_BATCH	1024
 #define CACHE_TRIM_BYTES	(16ull << 20) /* views between unmapping the map (RSS) */
+#define CACHE_AROUND		(4ull << 20)  /* read each side of a cold view's block */
 #define CACHE_DEFAULT_MAX_BYTES (20ull << 30)
 
 struct cache;
@@ -71,11 +72,18 @@ struct cache_view {
 	const uint8_t *data;
 	size_t len;
 	void *txn; /* private */
+	bool cold; /* its first page was not in memory: its block is being read */
 };
 /* 0 with *v filled, -ENOENT if absent, -EIO on LMDB errors. Records a hit or
- * miss and queues a touch on hit. */
+ * miss and queues a touch on hit. A view whose pages are not in memory starts
+ * reading them, and CACHE_AROUND bytes of data.mdb after them (v->cold). */
 int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v);
 void cache_view_release(struct cache *c, struct cache_view *v);
+/* For a random reader's cold view: also start reading CACHE_AROUND bytes of
+ * data.mdb before its block. With the read after it, this is what the kernel's
+ * fault read-around does, for block data only: the map is MADV_RANDOM, so
+ * B-tree lookups read single pages. No-op for a warm view. */
+void cache_view_readaround(struct cache *c, const struct cache_view *v);
 /* Drop a cached block's pages from the page cache (and this process's map):
  * for a block a sequential reader has consumed, whose bytes now live in the
  * reader's own page cache, so memory holds one copy, not two. Dirty pages are

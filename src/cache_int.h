@@ -121,6 +121,7 @@ int cache_meta_put(struct cache *c, MDB_txn *txn, const MDB_val *mh, const struc
 
 /* cache_pages.c */
 void cache_trim_map(struct cache *c, size_t len);
+void cache_view_advise(struct cache *c, struct cache_view *v);
 void cache_put_writeback(struct cache *c, MDB_val *mh);
 
 /* Wake the maintenance thread now (the touch queue is filling). */

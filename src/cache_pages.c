@@ -8,7 +8,13 @@
  *   drops them CACHE_WB_LAG bytes of such puts later (cache_put_writeback), so
  *   a stream of puts recycles a bounded set of pages instead of filling memory
  *   with a second copy of the pack.
- * - cache_advise reads a block's pages ahead (MADV_WILLNEED). */
+ * - cache_advise reads a block's pages ahead (MADV_WILLNEED).
+ * - The map is MADV_RANDOM (MDB_NORDAHEAD), so a B-tree walk reads only the
+ *   pages it needs, not the device's readahead (8 MiB here) around each.
+ *   A view whose first page is not in memory reads its block and CACHE_AROUND
+ *   bytes after it (cache_view_advise); a random reader's, CACHE_AROUND before
+ *   it as well (cache_view_readaround): the blocks a reader likely wants next,
+ *   which the kernel's fault read-around used to bring. */
 #include "cache_int.h"
 
 #include <sys/mman.h>
@@ -181,6 +187,34 @@ static void cache_advise_view(struct cache *c, const struct cache_view *v, void 
 	(void)arg;
 	if (v->len)
 		madvise((void *)lo, hi - lo, MADV_WILLNEED);
+}
+
+/* Without read-around, each first touch of a view's page would read that page
+ * alone: when its first page is not in memory, read the block and what follows
+ * (one request, so the device gets large reads). */
+void cache_view_advise(struct cache *c, struct cache_view *v)
+{
+	struct cache_range r;
+	unsigned char res = 1;
+	uintptr_t lo;
+
+	if (cache_value_pages(c, v, &lo, &r) || mincore((void *)lo, 1, &res) || (res & 1))
+		return;
+	v->cold = true;
+	posix_fadvise(c->data_fd, (off_t)r.off, (off_t)(r.len + CACHE_AROUND), POSIX_FADV_WILLNEED);
+}
+
+void cache_view_readaround(struct cache *c, const struct cache_view *v)
+{
+	struct cache_range r;
+	uintptr_t lo;
+	off_t from;
+
+	if (!v->cold || cache_value_pages(c, v, &lo, &r))
+		return;
+	from = r.off > CACHE_AROUND ? (off_t)(r.off - CACHE_AROUND) : 0;
+	if ((uint64_t)from < r.off)
+		posix_fadvise(c->data_fd, from, (off_t)r.off - from, POSIX_FADV_WILLNEED);
 }
 
 int cache_drop(struct cache *c, const struct cid *cid)

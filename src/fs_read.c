@@ -258,6 +258,8 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 				     cid_str(&ext[i].leaf));
 			goto out;
 		}
+		if (!seq)
+			store_block_readaround(fstree_store(t), &blk[i]);
 		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;
 		iov[i].iov_len = stop - start;
 		if (seq && stop == ext[i].len)

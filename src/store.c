@@ -630,6 +630,12 @@ void store_block_release(struct store *s, struct store_block *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void store_block_readaround(struct store *s, const struct store_block *b)
+{
+	if (b->from_cache)
+		cache_view_readaround(s->cache, &b->view);
+}
+
 void store_drop_pages(struct store *s, const struct cid *cid)
 {
 	if (s->cache)

@@ -72,6 +72,9 @@ struct store_get_opts {
 int store_get(struct store *s, const struct cid *cid, const struct store_get_opts *o,
 	      struct store_block *b, struct errbuf *e);
 void store_block_release(struct store *s, struct store_block *b);
+/* For a random reader: if b came from the cache and was not in memory, also
+ * read its neighbours in the cache file (cache_view_readaround). */
+void store_block_readaround(struct store *s, const struct store_block *b);
 /* Drop a cached block's pages from the page cache (cache_drop): for blocks a
  * sequential reader has consumed. No-op without a cache or if not cached. */
 void store_drop_pages(struct store *s, const struct cid *cid);

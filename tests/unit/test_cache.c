@@ -918,19 +918,75 @@ static void test_view_drop(void)
 		fprintf(stderr, "cleanup of %s failed\n", dir);
 }
 
-/* A fault in the map reads around it (no MDB_NORDAHEAD): touching one byte of
- * a block whose pages were dropped brings its neighbours back too, which is
- * what keeps random 4 KiB readers of a warm cache fast. */
+/* Drops every page of dir/data.mdb from the page cache; 0 or -1. */
+static int drop_data_file(const char *dir)
+{
+	char path[300];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	rc = fdatasync(fd) || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+/* Resident pages of data.mdb once its readahead settles (up to 2 s). */
+static size_t resident_settled(const char *dir)
+{
+	size_t last = resident_pages(dir), now;
+
+	for (int i = 0; i < 40; i++) {
+		usleep(50 * 1000);
+		now = resident_pages(dir);
+		if (now == last && i >= 2)
+			break;
+		last = now;
+	}
+	return last;
+}
+
+/* Pages a plain map fault in the middle of data.mdb makes resident: the
+ * device's read-around, against which the cache's own map is measured. */
+static size_t plain_fault_pages(const char *dir, size_t size)
+{
+	char path[300];
+	size_t before = resident_pages(dir);
+	volatile uint8_t sink;
+	void *map;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return 0;
+	sink = ((const uint8_t *)map)[size / 2];
+	(void)sink;
+	munmap(map, size);
+	return resident_settled(dir) - before;
+}
+
+/* The map is MADV_RANDOM: a lookup on a cold page cache reads the B-tree pages
+ * it walks, not the device's read-around of each (which, measured by a plain
+ * map fault of the same file, brings most of it). A cold view reads its block
+ * and what follows; cache_view_readaround reads what precedes it too. */
 static void test_view_readaround(void)
 {
 	char dir[] = "/var/tmp/test_cache_ra.XXXXXX", cmd[100];
 	static uint8_t buf[32 << 10];
-	const int nblocks = 8;
+	const int nblocks = 64, mid = 40;
+	struct stat st;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), blk = sizeof(buf) / pg, total, plain;
+	size_t before, after, viewed, around;
 	struct cache_view v = {0};
 	struct cache *c;
 	struct cid cid;
-	size_t before, after;
-	volatile uint8_t sink;
 
 	if (!mkdtemp(dir)) {
 		CHECK(0, "mkdtemp %s: %s", dir, strerror(errno));
@@ -940,23 +996,44 @@ static void test_view_readaround(void)
 	for (int i = 0; c && i < nblocks; i++)
 		CHECK_EQ_INT(put_block(c, 37, (uint64_t)i, sizeof(buf)), 0);
 	cache_close(c);
+	snprintf(cmd, sizeof(cmd), "%s/data.mdb", dir);
+	total = stat(cmd, &st) == 0 ? (size_t)st.st_size / pg : 0;
+	CHECK_EQ_INT(drop_data_file(dir), 0);
+	plain = plain_fault_pages(dir, total * pg);
+	CHECK(plain >= (size_t)nblocks * blk / 2,
+	      "a plain fault read %zu of %zu pages: this device reads no pages around a fault, so "
+	      "the test cannot tell",
+	      plain, total);
+
+	CHECK_EQ_INT(drop_data_file(dir), 0);
+	before = resident_settled(dir);
 	c = open_cache(dir, 64 << 20, true);
-	for (int i = 0; c && i < nblocks; i++) {
-		make_block(37, (uint64_t)i, buf, sizeof(buf), &cid);
-		CHECK_EQ_INT(cache_drop(c, &cid), 0);
-	}
-	before = resident_pages(dir);
-	make_block(37, 3, buf, sizeof(buf), &cid);
+	make_block(37, (uint64_t)mid, buf, sizeof(buf), &cid);
+	CHECK_EQ_INT(c ? cache_has(c, &cid) : 0, 1);
+	after = resident_settled(dir);
+	CHECK(after - before <= 32,
+	      "open and a lookup made %zu of %zu pages resident (a plain "
+	      "fault: %zu)",
+	      after - before, total, plain);
+
 	CHECK_EQ_INT(c ? cache_view_get(c, &cid, &v) : -1, 0);
-	if (c && v.data) {
-		sink = ((const uint8_t *)v.data)[v.len / 2];
-		(void)sink;
-		cache_view_release(c, &v);
-	}
-	after = resident_pages(dir);
-	CHECK(after >= before + 2 * sizeof(buf) / (size_t)sysconf(_SC_PAGESIZE),
-	      "one fault made %zu pages resident (%zu before): no read-around", after - before,
-	      before);
+	CHECK(v.cold, "a view of dropped pages is not marked cold");
+	viewed = resident_settled(dir);
+	CHECK(viewed - after >= (size_t)(nblocks - mid) * blk,
+	      "a cold view made %zu pages resident; its block and the %d after it are %zu",
+	      viewed - after, nblocks - mid - 1, (size_t)(nblocks - mid) * blk);
+	CHECK(viewed - after < (size_t)(nblocks - mid + 8) * blk,
+	      "a cold view made %zu pages resident: it read before its block too", viewed - after);
+	if (c && v.data)
+		cache_view_readaround(c, &v);
+	around = resident_settled(dir);
+	CHECK(around - viewed >= (size_t)(mid - 8) * blk,
+	      "cache_view_readaround made %zu pages resident; the %d blocks before are %zu",
+	      around - viewed, mid, (size_t)mid * blk);
+	cache_view_release(c, &v);
+	CHECK_EQ_INT(c ? cache_view_get(c, &cid, &v) : -1, 0);
+	CHECK(!v.cold, "a view of resident pages is marked cold");
+	cache_view_release(c, &v);
 	cache_close(c);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
