@@ -476,6 +476,9 @@ static void cache_free(struct cache *c)
 	pthread_mutex_destroy(&c->wb_lock);
 	pthread_mutex_destroy(&c->maint_lock);
 	pthread_cond_destroy(&c->maint_cv);
+	while (c->pk_n > 0)
+		free(c->pk[--c->pk_n].label);
+	pthread_mutex_destroy(&c->pk_lock);
 	free(c->tq);
 	free(c->tq_spare);
 	free(c->dir);
@@ -496,6 +499,7 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 	pthread_mutex_init(&c->flush_lock, NULL);
 	pthread_mutex_init(&c->wb_lock, NULL);
 	pthread_mutex_init(&c->maint_lock, NULL);
+	pthread_mutex_init(&c->pk_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->maint_cv, &ca);
@@ -620,6 +624,7 @@ void cache_close(struct cache *c)
 		return;
 	cache_maint_stop(c);
 	if (!c->readonly) {
+		cache_packs_flush(c);
 		cache_touch_flush(c, true);
 		if (atomic_exchange(&c->dirty, false) && (rc = mdb_env_sync(c->env, 1)))
 			log_warn("cache: %s: sync: %s", c->dir, mdb_strerror(rc));
@@ -743,8 +748,8 @@ int cache_stats_get(struct cache *c, struct cache_stats *s)
 	return 0;
 }
 
-/* Touch flush, an env sync after commits if the last one is sync_s seconds old,
- * and the stale-reader check. */
+/* Pack notes and touch flush, an env sync after commits if the last one is
+ * sync_s seconds old, and the stale-reader check. */
 static void cache_maintain_every(struct cache *c, long long sync_s)
 {
 	struct timespec ts;
@@ -752,6 +757,7 @@ static void cache_maintain_every(struct cache *c, long long sync_s)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (!c->readonly) {
+		cache_packs_flush(c);
 		if (atomic_load(&c->tq_n))
 			cache_touch_flush(c, true);
 		if (ts.tv_sec - atomic_load(&c->last_sync) >= sync_s &&

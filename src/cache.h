@@ -119,8 +119,15 @@ int cache_unpin(struct cache *c, const struct cid *root);
 int cache_pins_foreach(struct cache *c, int (*fn)(void *ctx, const struct cid *root), void *ctx);
 bool cache_is_pinned(struct cache *c, const struct cid *block);
 
-/* Known packs (for listing /models). label may be NULL. */
+/* Known packs (for listing /models). label may be NULL. cache_pack_add writes
+ * at once (no write txn if root is already there with this label).
+ * cache_pack_note is for a hot path such as a FUSE lookup: it queues the
+ * record for the maintenance thread (next round, at the latest at close) and
+ * writes at once only when no thread runs or its queue is full. Both: 0,
+ * -EINVAL, -ENAMETOOLONG (label over 1024 bytes), -EROFS, -ENOMEM, or a write
+ * error. */
 int cache_pack_add(struct cache *c, const struct cid *root, const char *label);
+int cache_pack_note(struct cache *c, const struct cid *root, const char *label);
 int cache_packs_foreach(struct cache *c,
 			int (*fn)(void *ctx, const struct cid *root, const char *label), void *ctx);
 

@@ -44,6 +44,8 @@ struct cache_meta {
 	uint32_t pins; /* roots pinning this block */
 };
 
+#define CACHE_PACK_PENDING 16 /* pack notes waiting for the maintenance thread */
+
 #define CACHE_WB_SLOTS 64
 #define CACHE_WB_MIN   (64u << 10)   /* smaller blocks are left to the kernel */
 #define CACHE_WB_LAG   (32ull << 20) /* bytes put before their pages are dropped */
@@ -89,6 +91,14 @@ struct cache {
 	unsigned wb_head, wb_n;
 	uint64_t wb_bytes;
 	int data_fd; /* LMDB's fd of data.mdb (borrowed) */
+
+	pthread_mutex_t pk_lock; /* protects pk, pk_n */
+	struct cache_pack_note {
+		uint8_t root[CID_MAX_BIN];
+		uint16_t len;
+		char *label; /* owned; NULL for none */
+	} pk[CACHE_PACK_PENDING];
+	unsigned pk_n;
 };
 
 /* A write transaction with the totals loaded (saved again before commit). */
@@ -118,6 +128,9 @@ int cache_totals_write(struct cache *c, MDB_txn *txn, const struct cache_totals 
 size_t cache_lru_key(uint64_t seq, const MDB_val *mh, uint8_t out[CACHE_LRU_KEY_MAX]);
 int cache_meta_get(struct cache *c, MDB_txn *txn, const MDB_val *mh, struct cache_meta *m);
 int cache_meta_put(struct cache *c, MDB_txn *txn, const MDB_val *mh, const struct cache_meta *m);
+
+/* cache_pin.c: write the pack notes queued so far (maintenance thread, close). */
+void cache_packs_flush(struct cache *c);
 
 /* cache_pages.c */
 void cache_trim_map(struct cache *c, size_t len);

@@ -2,8 +2,10 @@
 #include "cache_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "dynbuf.h"
+#include "log.h"
 
 #define CACHE_LIST_CAP (64u << 20) /* bytes of roots or packs listed at once */
 
@@ -220,21 +222,100 @@ static int cache_pack_fn(struct cache_w *w, void *arg)
 	return mdb_put(w->txn, w->c->db_packs, &a->root, &a->label, 0);
 }
 
-int cache_pack_add(struct cache *c, const struct cid *root, const char *label)
+static int cache_pack_check(struct cache *c, const struct cid *root, const char *label)
+{
+	if (!c || !root || root->len == 0 || root->len > CID_MAX_BIN)
+		return -EINVAL;
+	if (label && strlen(label) > CACHE_LABEL_MAX)
+		return -ENAMETOOLONG;
+	return c->readonly ? -EROFS : 0;
+}
+
+/* 1 if the table already holds root with this label: no write txn then. */
+static int cache_pack_known(struct cache *c, const struct cache_pack_arg *a)
+{
+	MDB_txn *t;
+	MDB_val v;
+	int same = 0;
+
+	if (cache_rtxn_get(c, &t))
+		return 0;
+	if (mdb_get(t, c->db_packs, (MDB_val *)&a->root, &v) == 0)
+		same = v.mv_size == a->label.mv_size &&
+		       (!v.mv_size || !memcmp(v.mv_data, a->label.mv_data, v.mv_size));
+	cache_rtxn_put(c, t);
+	return same;
+}
+
+static int cache_pack_write(struct cache *c, const uint8_t *root, size_t len, const char *label)
 {
 	struct cache_pack_arg a;
 
-	if (!c || !root || root->len == 0 || root->len > CID_MAX_BIN)
-		return -EINVAL;
+	a.root.mv_size = len;
+	a.root.mv_data = (void *)root;
 	a.label.mv_size = label ? strlen(label) : 0;
-	if (a.label.mv_size > CACHE_LABEL_MAX)
-		return -ENAMETOOLONG;
-	if (c->readonly)
-		return -EROFS;
-	a.root.mv_size = root->len;
-	a.root.mv_data = (void *)root->bin;
 	a.label.mv_data = (void *)(label ? label : "");
+	if (cache_pack_known(c, &a))
+		return 0;
 	return cache_rc(c, cache_write(c, cache_pack_fn, &a, a.label.mv_size), "pack add");
+}
+
+int cache_pack_add(struct cache *c, const struct cid *root, const char *label)
+{
+	int rc = cache_pack_check(c, root, label);
+
+	return rc ? rc : cache_pack_write(c, root->bin, root->len, label);
+}
+
+int cache_pack_note(struct cache *c, const struct cid *root, const char *label)
+{
+	struct cache_pack_note *p = NULL;
+	char *copy = NULL;
+	unsigned i;
+	int rc = cache_pack_check(c, root, label);
+
+	if (rc)
+		return rc;
+	if (!c->maint_running)
+		return cache_pack_write(c, root->bin, root->len, label);
+	if (label && !(copy = strdup(label)))
+		return -ENOMEM;
+	pthread_mutex_lock(&c->pk_lock);
+	for (i = 0; i < c->pk_n && !p; i++)
+		if (c->pk[i].len == root->len && !memcmp(c->pk[i].root, root->bin, root->len))
+			p = &c->pk[i];
+	if (p)
+		free(p->label); /* noted again: the newer label wins */
+	else if (c->pk_n < CACHE_PACK_PENDING)
+		p = &c->pk[c->pk_n++];
+	if (p) {
+		memcpy(p->root, root->bin, root->len);
+		p->len = (uint16_t)root->len;
+		p->label = copy;
+	}
+	pthread_mutex_unlock(&c->pk_lock);
+	if (p)
+		return 0;
+	free(copy);
+	return cache_pack_write(c, root->bin, root->len, label); /* queue full */
+}
+
+void cache_packs_flush(struct cache *c)
+{
+	struct cache_pack_note batch[CACHE_PACK_PENDING];
+	unsigned i, n;
+	int rc;
+
+	pthread_mutex_lock(&c->pk_lock);
+	n = c->pk_n;
+	memcpy(batch, c->pk, n * sizeof(batch[0]));
+	c->pk_n = 0;
+	pthread_mutex_unlock(&c->pk_lock);
+	for (i = 0; i < n; i++) {
+		if ((rc = cache_pack_write(c, batch[i].root, batch[i].len, batch[i].label)))
+			log_warn("cache: %s: recording a pack: %s", c->dir, strerror(-rc));
+		free(batch[i].label);
+	}
 }
 
 int cache_packs_foreach(struct cache *c,

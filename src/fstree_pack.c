@@ -233,7 +233,7 @@ static int load_pack(struct fstree *t, struct fsn *root, const char *name,
 	if (rc < 0)
 		return err_set(e, rc, "loading pack %s: out of memory", name);
 	if (store_cache(t->cfg.store))
-		cache_pack_add(store_cache(t->cfg.store), &cid, p->label);
+		cache_pack_note(store_cache(t->cfg.store), &cid, p->label);
 	log_info("pack %s loaded (%s)", name,
 		 p->m		       ? "ModelPack manifest"
 		 : n->kind == FSN_FILE ? "UnixFS file"

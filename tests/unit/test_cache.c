@@ -532,6 +532,69 @@ static void test_packs(void)
 	cache_close(c);
 }
 
+static uint64_t last_txnid(struct cache *c)
+{
+	MDB_envinfo info;
+
+	mdb_env_info(c->env, &info);
+	return (uint64_t)info.me_last_txnid;
+}
+
+static int packs_count(struct cache *c, struct pack_seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	CHECK_EQ_INT(cache_packs_foreach(c, pack_cb, s), 0);
+	return s->n;
+}
+
+/* cache_pack_add rewrites nothing it already holds; cache_pack_note leaves the
+ * write to the maintenance thread (within its one-second round) or to close,
+ * also past a full queue. */
+static void test_pack_note(void)
+{
+	const char *dir = new_dir();
+	struct cache *c = open_cache(dir, 1 << 20, false);
+	struct pack_seen s;
+	struct cid a, many[CACHE_PACK_PENDING + 4];
+	char name[16], long_label[CACHE_LABEL_MAX + 2];
+	uint64_t id;
+	int i;
+
+	cid_for_block(1, CID_CODEC_DAG_PB, "a", 1, &a);
+	CHECK_EQ_INT(cache_pack_add(c, &a, "same"), 0);
+	id = last_txnid(c);
+	CHECK_EQ_INT(cache_pack_add(c, &a, "same"), 0);
+	CHECK(last_txnid(c) == id, "an unchanged pack record was written again");
+	CHECK_EQ_INT(cache_pack_add(c, &a, "relabelled"), 0);
+	CHECK(last_txnid(c) == id + 1, "a new label was not written");
+	cache_close(c);
+
+	c = open_cache(dir, 1 << 20, false);
+	CHECK(c->maint_running, "no maintenance thread on a writable cache");
+	cid_for_block(1, CID_CODEC_DAG_PB, "b", 1, &many[0]);
+	CHECK_EQ_INT(cache_pack_note(c, &many[0], "noted"), 0);
+	for (i = 0; i < 300 && packs_count(c, &s) < 2; i++)
+		usleep(10000);
+	CHECK_EQ_INT(s.n, 2);
+	memset(long_label, 'x', sizeof(long_label) - 1);
+	long_label[sizeof(long_label) - 1] = '\0';
+	CHECK_EQ_INT(cache_pack_note(c, &a, long_label), -ENAMETOOLONG);
+	CHECK_EQ_INT(cache_pack_note(c, NULL, "x"), -EINVAL);
+	for (i = 1; i < (int)(sizeof(many) / sizeof(many[0])); i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		cid_for_block(1, CID_CODEC_DAG_PB, name, strlen(name), &many[i]);
+		CHECK_EQ_INT(cache_pack_note(c, &many[i], name), 0);
+	}
+	cache_close(c); /* writes what is still queued */
+
+	c = open_cache(dir, 1 << 20, false);
+	CHECK_EQ_INT(packs_count(c, &s), (int)(sizeof(many) / sizeof(many[0])) + 1);
+	cache_close(c);
+	c = open_cache(dir, 1 << 20, true);
+	CHECK_EQ_INT(cache_pack_note(c, &a, "ro"), -EROFS);
+	cache_close(c);
+}
+
 static int bad_seen;
 
 static void bad_cb(void *ctx, const struct cid *cid, const char *why)
@@ -1110,6 +1173,7 @@ int main(int argc, char **argv)
 	test_enospc();
 	test_gc_clear();
 	test_packs();
+	test_pack_note();
 	test_scrub();
 	test_threads();
 	test_processes();
