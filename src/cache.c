@@ -380,7 +380,7 @@ static int cache_env_open(struct cache *c, struct errbuf *e)
 {
 	uint64_t m = c->max_bytes, map = m + m / 4 + c->slack;
 	/* MDB_NORDAHEAD: a B-tree page fault reads that page, not 8 MiB around
-	 * it; views read their own neighbourhood instead (cache_readaround). */
+	 * it; a cold view reads its block and what follows (cache_view_advise). */
 	unsigned flags = MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD | (c->readonly ? MDB_RDONLY : 0);
 	struct stat st;
 	int rc;
