@@ -251,6 +251,27 @@ def cpu_busy(seconds=2.0):
     return (b1 - b0) / tot, (s1 - s0) / tot
 
 
+def busy_cpu_s():
+    """CPU-seconds the whole machine has spent busy since boot (user, nice, system, irq,
+    softirq: every process and kernel thread; not idle, iowait or steal), from /proc/stat."""
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:8]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSpan:
+    """Machine CPU used inside a with-block: .cpu_s (CPU-seconds, all cores) and .wall_s."""
+
+    def __enter__(self):
+        self._c, self._t = busy_cpu_s(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu_s = busy_cpu_s() - self._c
+        self.wall_s = time.perf_counter() - self._t
+        return False
+
+
 def proc_status(pid, key):
     """A /proc/PID/status value in bytes (VmHWM, VmRSS), or None."""
     try:

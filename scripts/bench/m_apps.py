@@ -4,7 +4,6 @@ vs local disk, `mpack pack` vs sha256sum, and `mpack prefetch` when it exists.""
 import json
 import os
 import subprocess
-import time
 
 import benchlib as bl
 import llama_load
@@ -126,14 +125,16 @@ def prefetch(b):
     cache = os.path.join(b.caches, "prefetch")
     cid = b.packs["1m"]["manifest_cid"]
 
+    spans = []
+
     def one(_):
         bl.fresh_dir(cache)
         bl.drop_caches()
-        t = time.perf_counter()
-        bl.run([bl.MPACK, "prefetch", "--quiet", "--gateway", b.url, "--cache-dir", cache, cid],
-               timeout=3600)
-        secs = time.perf_counter() - t
-        return m_read.mbps(b.payload, secs)
+        with bl.CpuSpan() as c:
+            bl.run([bl.MPACK, "prefetch", "--quiet", "--gateway", b.url, "--cache-dir", cache,
+                    cid], timeout=3600)
+        spans.append(c)
+        return m_read.mbps(b.payload, c.wall_s)
 
     vals = b.attempt("prefetch", "mpack prefetch", b.series, b.runs, one)
     if vals is None:
@@ -141,5 +142,6 @@ def prefetch(b):
     vals, load = vals
     b.res.add("prefetch", "prefetch", "mpack prefetch (default -j) of the 1 MiB pack into an "
               "empty cache, page cache dropped", "MB/s", vals, baseline="http.curl_null",
-              limit=m_read.limit_cold(b), extra={"load": load})
+              limit=m_read.limit_cold(b, fills=1, reader=False),
+              extra={"load": load, **m_read.cpu_extra(b.payload, spans)})
     bl.fresh_dir(cache)

@@ -3,6 +3,7 @@
 through mpackfs, peak RSS, cache overhead, time to first byte and time to mount."""
 import hashlib
 import os
+import statistics
 import subprocess
 import time
 
@@ -56,6 +57,31 @@ def limits(b):
               note="every page a cold or warm read fills (FUSE page cache, socket buffers, "
               "LMDB pages) is first written at about this rate; lim.memcpy is the rate "
               "into pages already in use")
+    fill_path = os.path.join(b.run_dir, "fill.tmp")
+    chunk = np.random.default_rng(3).bytes(4 * bl.MiB)
+
+    def fill(_):
+        bl.drop_caches()
+        time.sleep(3)
+        fd = os.open(fill_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            t = time.perf_counter()
+            for _ in range(128):
+                if os.write(fd, chunk) != len(chunk):
+                    raise RuntimeError("short write to " + fill_path)
+            secs = time.perf_counter() - t
+        finally:
+            os.close(fd)
+            os.unlink(fill_path)
+        return mbps(128 * len(chunk), secs)
+
+    vals, load = b.series(b.runs, fill)
+    b.res.add("lim.pagecache_fill", "limits", "page-cache fill by copy, one core (512 MiB "
+              "buffered write into a new file, 3 s after drop_caches)", "MB/s", vals,
+              extra={"load": load},
+              note="a cold read fills two page caches this way (the FUSE file's, from the "
+              "server's reply; the cache file's, from LMDB's write); a read from ext4 fills "
+              "its page cache by DMA instead")
     read_all(b.shard_paths(b.files))
 
     def http_hot(_):
@@ -83,19 +109,50 @@ def limits(b):
               "connection, curl time_total)", "ms", vals, better="lower", extra={"load": load})
 
 
-def limit_cold(b):
-    """The ceiling of a cold verified read: source disk, loopback HTTP, hashing on all cores."""
+def cpu_ceiling(b, fills, reader):
+    """The CPU ceiling of a verified fetch on this machine: MB/s if every core did nothing but
+    the work each byte needs: the HTTP transfer (the machine's CPU per byte in
+    http.curl_null: nginx, loopback, socket receive), SHA-256, `fills` page-cache fills and,
+    if `reader`, one copy out to the reader. None until those figures exist."""
+    need = [b.res.get(f) for f in ("http.curl_null", "lim.sha256", "lim.pagecache_fill",
+                                   "lim.memcpy")]
+    if not all(need) or "cpu_ns_per_byte" not in (need[0].get("extra") or {}):
+        return None
+    parts = [("HTTP", statistics.median(need[0]["extra"]["cpu_ns_per_byte"])),
+             ("SHA-256", 1000 / need[1]["median"]),
+             ("%d page-cache fill%s" % (fills, "s" if fills > 1 else ""),
+              fills * 1000 / need[2]["median"])]
+    if reader:
+        parts.append(("copy to the reader", 1000 / need[3]["median"]))
+    ns = sum(v for _, v in parts)
+    return (os.cpu_count() * 1000 / ns,
+            "CPU: %d cores ÷ (%s = %.2f ns/B)" % (os.cpu_count(), " + ".join(
+                "%s %.2f" % (w, v) for w, v in parts), ns))
+
+
+def cpu_extra(nbytes, spans):
+    """A figure's extra fields: the machine's CPU-ns per payload byte and busy cores, per run."""
+    return {"cpu_ns_per_byte": [round(c.cpu_s * 1e9 / nbytes, 4) for c in spans],
+            "busy_cores": [round(c.cpu_s / c.wall_s, 3) for c in spans]}
+
+
+def limit_cold(b, fills=2, reader=True):
+    """The ceiling of a cold verified read: source disk, loopback HTTP, hashing on all cores,
+    and the CPU each byte needs (cpu_ceiling)."""
     parts = []
+    cpu = cpu_ceiling(b, fills, reader)
+    if cpu:
+        parts.append((cpu[0], "CPU", cpu[1]))
     for fid, what, scale in (("local.cold", "disk read", 1), ("lim.http_hot", "loopback HTTP", 1),
                              ("lim.sha256", "SHA-256 × %d cores" % os.cpu_count(),
                               os.cpu_count())):
         f = b.res.get(fid)
         if f:
-            parts.append((f["median"] * scale, what))
+            parts.append((f["median"] * scale, what, what))
     if not parts:
         return None
-    v, what = min(parts)
-    return {"value": v, "what": "min(%s) = %s" % (", ".join(w for _, w in parts), what)}
+    v, _, detail = min(parts)
+    return {"value": v, "what": "min(%s) = %s" % (", ".join(w for _, w, _ in parts), detail)}
 
 
 def limit_of(b, fid, what):
@@ -114,13 +171,18 @@ def read_all(paths, bs="4M"):
 def local(b):
     paths = b.shard_paths(b.files)
 
+    spans = []
+
     def cold(_):
         bl.drop_caches()
-        return mbps(*read_all(paths))
+        with bl.CpuSpan() as c:
+            v = mbps(*read_all(paths))
+        spans.append(c)
+        return v
 
     vals, load = b.series(b.runs, cold)
     b.res.add("local.cold", "sequential", "local disk, page cache dropped (dd bs=4M)", "MB/s",
-              vals, extra={"load": load})
+              vals, extra={"load": load, **cpu_extra(b.payload, spans)})
     read_all(paths)
     vals, load = b.series(b.runs, lambda _: mbps(*read_all(paths)))
     b.res.add("local.hot", "sequential", "local disk, page cache hot (dd bs=4M)", "MB/s", vals,
@@ -148,12 +210,18 @@ def curl_baselines(b):
              "curl -sf -o /dev/null '%(url)s'"),
             ("http.curl_sha", "curl -s URL | sha256sum from nginx, cold",
              "set -o pipefail; curl -sf '%(url)s' | sha256sum >/dev/null")):
+        spans = []
+
         def one(_, cmd=cmd):
             bl.drop_caches()
-            return mbps(b.payload, curl_all(b, "bash -c \"%s\"" % cmd.replace('"', '\\"')))
+            with bl.CpuSpan() as c:
+                v = mbps(b.payload, curl_all(b, "bash -c \"%s\"" % cmd.replace('"', '\\"')))
+            spans.append(c)
+            return v
 
         vals, load = b.series(b.runs, one)
-        b.res.add(fid, "sequential", label, "MB/s", vals, extra={"load": load})
+        b.res.add(fid, "sequential", label, "MB/s", vals,
+                  extra={"load": load, **cpu_extra(b.payload, spans)})
 
 
 def rclone(b):
@@ -166,6 +234,8 @@ def rclone(b):
             "--vfs-cache-mode", "off", "--read-only", "--config", conf,
             "--cache-dir", os.path.join(b.run_dir, "rclone-cache")]
 
+    spans = []
+
     def one(_):
         os.makedirs(mnt, exist_ok=True)
         bl.drop_caches()
@@ -174,13 +244,17 @@ def rclone(b):
             bl.register_mount(mnt)
             try:
                 bl.wait_mounted(mnt, p)
-                return mbps(*read_all([os.path.join(mnt, s) for s in b.shards]))
+                with bl.CpuSpan() as c:
+                    v = mbps(*read_all([os.path.join(mnt, s) for s in b.shards]))
+                spans.append(c)
+                return v
             finally:
                 bl.unmount(mnt, p)
 
     vals, load = b.series(b.runs, one)
     b.res.add("http.rclone", "sequential", "rclone mount :http: (--vfs-cache-mode off), cold",
-              "MB/s", vals, extra={"load": load, "argv": " ".join(argv[:10])})
+              "MB/s", vals, extra={"load": load, "argv": " ".join(argv[:10]),
+                                   **cpu_extra(b.payload, spans)})
 
 
 # ---------------------------------------------------------------- through the mount
@@ -230,7 +304,8 @@ def _write_marker(path, cid):
 
 
 def cold_run(b, pack, cache):
-    """One cold run; returns (MB/s, VmHWM bytes, cache du bytes, stats, mount seconds)."""
+    """One cold run; returns (MB/s, VmHWM bytes, cache du bytes, stats, mount seconds,
+    CpuSpan of the read)."""
     if os.path.exists(cache + ".complete"):
         os.unlink(cache + ".complete")
     bl.fresh_dir(cache)
@@ -238,7 +313,7 @@ def cold_run(b, pack, cache):
     fs = b.mpackfs(cache)
     mount_s = fs.start()
     try:
-        with bl.RssSampler(fs.pid) as rss:
+        with bl.RssSampler(fs.pid) as rss, bl.CpuSpan() as cpu:
             n, secs = read_all(b.shard_paths(b.mount_dir(pack)))
         hwm = bl.proc_status(fs.pid, "VmHWM")
         st = fs.stats()
@@ -248,13 +323,13 @@ def cold_run(b, pack, cache):
     if n != b.payload:
         raise RuntimeError("cold read of %s returned %d bytes, expected %d" % (pack, n, b.payload))
     _write_marker(cache + ".complete", b.packs[pack]["manifest_cid"])
-    return mbps(n, secs), hwm, bl.du_bytes(cache), st, mount_s
+    return mbps(n, secs), hwm, bl.du_bytes(cache), st, mount_s, cpu
 
 
 def warm_runs(b, pack, cache):
     """Warm runs (restart + drop each time), then hot runs on the last mount."""
     paths = b.shard_paths(b.mount_dir(pack))
-    warm, hot, fetched, lw, lh, folios = [], [], [0], [], [], []
+    warm, hot, fetched, lw, lh, folios, spans = [], [], [0], [], [], [], []
     local0 = b.shard_paths(b.files)[0]
 
     def one(i):
@@ -263,7 +338,8 @@ def warm_runs(b, pack, cache):
         fs.start()
         try:
             lw.append(bl.loadavg())
-            v = mbps(*read_all(paths))
+            with bl.CpuSpan() as c:
+                v = mbps(*read_all(paths))
             fetched[0] += fs.stats()["store"]["fetched"]
             if i == b.runs - 1:
                 for _ in range(b.runs):
@@ -274,11 +350,12 @@ def warm_runs(b, pack, cache):
         finally:
             fs.stop()
         warm.append(v)
+        spans.append(c)
 
     for i in range(b.runs):
         del hot[:], lh[:]
         b.retry(one, i)
-    return warm, hot, fetched[0], lw[-b.runs:], lh, folios[-1]
+    return warm, hot, fetched[0], lw[-b.runs:], lh, folios[-1], spans
 
 
 def mount_reads(b):
@@ -297,7 +374,8 @@ def mount_reads_one(b, pack, leaf):
                        {"vs": "http.curl_sha", "op": ">=", "value": 2.0},
                        {"vs": "http.rclone", "op": ">=", "value": 1.5}],
               note=COLD, extra={"fetched_last": st["store"]["fetched"],
-                                "source": st.get("sources")})
+                                "source": st.get("sources"),
+                                **cpu_extra(b.payload, [r[5] for r in runs])})
     b.res.add("m%s.rss" % pack, "resources", "mpackfs peak RSS (VmHWM) during the cold "
               "read, %s leaves" % leaf, "MiB", [r[1] / bl.MiB for r in runs],
               better="lower", targets=[{"vs": None, "op": "<=", "value": 100}],
@@ -314,11 +392,11 @@ def mount_reads_one(b, pack, leaf):
               limit={"value": 1.0, "what": "payload bytes only"},
               extra={"du_apparent": bl.du_bytes(cache, apparent=True) / b.payload})
     ensure_warm(b, pack)
-    warm, hot, fetched, lw, lh, folios = warm_runs(b, pack, cache)
+    warm, hot, fetched, lw, lh, folios, spans = warm_runs(b, pack, cache)
     b.res.add("m%s.warm" % pack, "sequential", "mpackfs warm, %s leaves" % leaf, "MB/s",
               warm, baseline="local.cold", limit=limit_of(b, "local.cold", "disk read"),
               targets=[{"vs": "local.cold", "op": ">=", "value": 0.8}], note=WARM,
-              extra={"load": lw, "blocks_fetched": fetched})
+              extra={"load": lw, "blocks_fetched": fetched, **cpu_extra(b.payload, spans)})
     b.res.add("m%s.hot" % pack, "sequential", "mpackfs hot, %s leaves" % leaf, "MB/s", hot,
               baseline="local.hot", limit=limit_of(b, "local.hot", "page-cache read"),
               targets=[{"vs": "local.hot", "op": ">=", "value": 0.9}], note=HOT,

@@ -144,6 +144,28 @@ def gaps(figs):
         for i, (short, fid, text) in enumerate(miss)] + [""]
 
 
+def cpu_table(figs, cores):
+    """The whole machine's CPU per payload byte behind each figure that recorded it."""
+    rows = []
+    for f in figs.values():
+        x = f.get("extra") or {}
+        if x.get("cpu_ns_per_byte"):
+            ns, busy = sorted(x["cpu_ns_per_byte"]), sorted(x["busy_cores"])
+            rows.append("| %s`%s` | %s | %s (%s – %s) | %s (%s – %s) |" % (
+                cell(f["label"]) + " ", f["id"], fmt(f["median"], f["unit"]),
+                fmt(ns[len(ns) // 2]), fmt(ns[0]), fmt(ns[-1]), fmt(busy[len(busy) // 2]),
+                fmt(busy[0]), fmt(busy[-1])))
+    if not rows:
+        return []
+    return ["## CPU per byte", "",
+            "CPU-time of the whole machine (every process and kernel thread; not idle, iowait "
+            "or steal, from /proc/stat) over each timed read, per payload byte, and the "
+            "cores it kept busy (of %d). Medians, min – max over the runs. A figure near "
+            "%d busy cores is CPU-bound. The cold reads' CPU ceiling in *Sequential reads* "
+            "is built from these and the limits above." % (cores, cores), "",
+            "| figure | median | CPU ns per byte | busy cores |", "|---|---|---|---|"] + rows + [""]
+
+
 def machine(meta):
     m, d = meta["machine"], meta["machine"]["disk"]
     bg = meta["background_cpu_busy"]
@@ -227,8 +249,16 @@ METHOD = """## Method
   machine), averaged over the figure's runs. The 1-minute load average before each run is
   in benchmarks.json (`extra.load`); it includes the benchmark's own processes.
 - Physical limits are measured on this machine in the same run: one-core SHA-256, memory
-  copy, loopback HTTP with the file in page cache, small-request latency, local disk.
-  "% of limit" is median ÷ limit (limit ÷ median for times).
+  copy, page-cache fill, loopback HTTP with the file in page cache, small-request latency,
+  local disk. "% of limit" is median ÷ limit (limit ÷ median for times).
+- A cold read's limit includes its CPU ceiling: the cores divided by the CPU-time each byte
+  needs at the least, each part measured in this run: the HTTP transfer (the machine's CPU
+  per byte during `curl -o /dev/null`, i.e. nginx, loopback and socket receive), SHA-256 on
+  one core, two page-cache fills (the FUSE file's pages, from the reply; the cache file's
+  pages, from LMDB's write) at `lim.pagecache_fill`, and the copy to the reader at
+  `lim.memcpy`. Per-request costs (one HTTP request and one cache write per block), FUSE
+  requests and everything else mpackfs does count against it. `mpack prefetch`'s ceiling has
+  one fill and no reader.
 """
 
 
@@ -259,6 +289,7 @@ def render(doc):
             notes = sorted({f["note"] for f in figs.values() if f["section"] == sec
                             and f.get("note")})
             out += ["- " + n for n in notes] + ([""] if notes else [])
+    out += cpu_table(figs, meta["machine"]["cores"])
     rows = fio_rows(figs)
     if rows:
         out += ["## Random reads (fio)", "",
