@@ -226,7 +226,8 @@ METHOD = """## Method
   seeded random bytes) packed twice, with 1 MiB leaves (`{cid1m}`) and with 256 KiB leaves
   (`{cid256}`), plus a {gguf_mb:.0f} MB llama GGUF (`{cidgguf}`). Blocks are extracted from the
   CARs and served by nginx on 127.0.0.1 as static files under `/ipfs/`; the original files
-  under `/files/` for the HTTP baselines.
+  under `/files/` for the HTTP baselines. nginx runs one worker per core
+  (`worker_processes auto`, Debian's default), `sendfile on`, no access log.
 - Every figure is the median and min–max of **{runs} runs**{quick}. MB/s = 10^6 bytes/s of
   shard payload.
 - {settle}
