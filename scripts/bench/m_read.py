@@ -130,6 +130,14 @@ def cpu_ceiling(b, fills, reader):
                 "%s %.2f" % (w, v) for w, v in parts), ns))
 
 
+def spanned(spans, fn, *a):
+    """fn(*a) under a CpuSpan, which is appended to spans once fn has returned."""
+    with bl.CpuSpan() as c:
+        r = fn(*a)
+    spans.append(c)
+    return r
+
+
 def cpu_extra(nbytes, spans):
     """A figure's extra fields: the machine's CPU-ns per payload byte and busy cores, per run."""
     return {"cpu_ns_per_byte": [round(c.cpu_s * 1e9 / nbytes, 4) for c in spans],
@@ -175,10 +183,7 @@ def local(b):
 
     def cold(_):
         bl.drop_caches()
-        with bl.CpuSpan() as c:
-            v = mbps(*read_all(paths))
-        spans.append(c)
-        return v
+        return mbps(*spanned(spans, read_all, paths))
 
     vals, load = b.series(b.runs, cold)
     b.res.add("local.cold", "sequential", "local disk, page cache dropped (dd bs=4M)", "MB/s",
@@ -214,10 +219,8 @@ def curl_baselines(b):
 
         def one(_, cmd=cmd):
             bl.drop_caches()
-            with bl.CpuSpan() as c:
-                v = mbps(b.payload, curl_all(b, "bash -c \"%s\"" % cmd.replace('"', '\\"')))
-            spans.append(c)
-            return v
+            return mbps(b.payload, spanned(spans, curl_all, b, "bash -c \"%s\""
+                                           % cmd.replace('"', '\\"')))
 
         vals, load = b.series(b.runs, one)
         b.res.add(fid, "sequential", label, "MB/s", vals,
@@ -244,10 +247,8 @@ def rclone(b):
             bl.register_mount(mnt)
             try:
                 bl.wait_mounted(mnt, p)
-                with bl.CpuSpan() as c:
-                    v = mbps(*read_all([os.path.join(mnt, s) for s in b.shards]))
-                spans.append(c)
-                return v
+                return mbps(*spanned(spans, read_all, [os.path.join(mnt, s)
+                                                       for s in b.shards]))
             finally:
                 bl.unmount(mnt, p)
 

@@ -6,6 +6,7 @@ usage: report.py [benchmarks.json [BENCHMARKS.md]]   (re-render without re-runni
 """
 import json
 import os
+import statistics
 import sys
 
 SECTIONS = [("limits", "Physical limits of this machine"),
@@ -150,11 +151,11 @@ def cpu_table(figs, cores):
     for f in figs.values():
         x = f.get("extra") or {}
         if x.get("cpu_ns_per_byte"):
-            ns, busy = sorted(x["cpu_ns_per_byte"]), sorted(x["busy_cores"])
+            ns, busy = x["cpu_ns_per_byte"], x["busy_cores"]
             rows.append("| %s`%s` | %s | %s (%s – %s) | %s (%s – %s) |" % (
                 cell(f["label"]) + " ", f["id"], fmt(f["median"], f["unit"]),
-                fmt(ns[len(ns) // 2]), fmt(ns[0]), fmt(ns[-1]), fmt(busy[len(busy) // 2]),
-                fmt(busy[0]), fmt(busy[-1])))
+                fmt(statistics.median(ns)), fmt(min(ns)), fmt(max(ns)),
+                fmt(statistics.median(busy)), fmt(min(busy)), fmt(max(busy))))
     if not rows:
         return []
     return ["## CPU per byte", "",
