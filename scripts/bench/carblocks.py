@@ -2,8 +2,10 @@
 """carblocks: extract every block of a CARv1 into DIR/<cid>, the layout nginx serves under
 /ipfs/ (CIDv1 as base32 lower 'b…'; CIDv0 as base58btc 'Qm…'). Streams the CAR (bounded
 memory). Prints {"blocks": N, "bytes": B, "written": W} (W: blocks not already present).
+leaves() lists a UnixFS file's leaf CIDs in file order from such a directory.
 
 usage: carblocks.py FILE.car DIR
+       carblocks.py --leaves DIR ROOT_CID
 """
 import base64
 import json
@@ -97,7 +99,45 @@ def extract(car, outdir):
     return {"blocks": blocks, "bytes": total, "written": written}
 
 
+def _pb_fields(b):
+    """(field number, bytes) of every length-delimited field of a protobuf message."""
+    i, out = 0, []
+    while i < len(b):
+        key, i = _varint_buf(b, i)
+        if key & 7 == 0:
+            _, i = _varint_buf(b, i)
+        elif key & 7 == 2:
+            n, i = _varint_buf(b, i)
+            out.append((key >> 3, b[i:i + n]))
+            i += n
+        else:
+            _bad("dag-pb wire type %d" % (key & 7))
+    return out
+
+
+def leaves(blocks_dir, root):
+    """Leaf CIDs (text) of the UnixFS file `root`, in file order: raw blocks and dag-pb nodes
+    without links, found by walking its dag-pb nodes in blocks_dir."""
+    out, todo = [], [root]
+    while todo:
+        cid = todo.pop()
+        if cid.startswith("bafk"):  # CIDv1 raw: a leaf
+            out.append(cid)
+            continue
+        with open(os.path.join(blocks_dir, cid), "rb") as fh:
+            links = [cid_text(f[1]) for n, link in _pb_fields(fh.read()) if n == 2
+                     for f in _pb_fields(link) if f[0] == 1]
+        if links:
+            todo.extend(reversed(links))
+        else:
+            out.append(cid)
+    return out
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) == 4 and sys.argv[1] == "--leaves":
+        print("\n".join(leaves(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) == 3:
+        print(json.dumps(extract(sys.argv[1], sys.argv[2])))
+    else:
         sys.exit(__doc__)
-    print(json.dumps(extract(sys.argv[1], sys.argv[2])))

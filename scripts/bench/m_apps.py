@@ -142,6 +142,6 @@ def prefetch(b):
     vals, load = vals
     b.res.add("prefetch", "prefetch", "mpack prefetch (default -j) of the 1 MiB pack into an "
               "empty cache, page cache dropped", "MB/s", vals, baseline="http.curl_null",
-              limit=m_read.limit_cold(b, fills=1, reader=False),
+              limit=m_read.limit_cold(b, fills=1, reader=False, pack="1m"),
               extra={"load": load, **m_read.cpu_extra(b.payload, spans)})
     bl.fresh_dir(cache)

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 import benchlib as bl
+import carblocks
 
 COLD = "cold: fresh --cache-dir, page cache dropped, mpackfs started before the run"
 WARM = ("warm: every block in the mpackfs cache, page cache dropped, mpackfs restarted "
@@ -109,16 +110,17 @@ def limits(b):
               "connection, curl time_total)", "ms", vals, better="lower", extra={"load": load})
 
 
-def cpu_ceiling(b, fills, reader):
+def cpu_ceiling(b, fills, reader, http="http.curl_null"):
     """The CPU ceiling of a verified fetch on this machine: MB/s if every core did nothing but
-    the work each byte needs: the HTTP transfer (the machine's CPU per byte in
-    http.curl_null: nginx, loopback, socket receive), SHA-256, `fills` page-cache fills and,
-    if `reader`, one copy out to the reader. None until those figures exist."""
-    need = [b.res.get(f) for f in ("http.curl_null", "lim.sha256", "lim.pagecache_fill",
-                                   "lim.memcpy")]
+    the work each byte needs: the HTTP transfer (the machine's CPU per byte in `http`, by
+    default one curl -o /dev/null per file: nginx, loopback, socket receive), SHA-256,
+    `fills` page-cache fills and, if `reader`, one copy out to the reader. None until those
+    figures exist."""
+    need = [b.res.get(f) for f in (http, "lim.sha256", "lim.pagecache_fill", "lim.memcpy")]
     if not all(need) or "cpu_ns_per_byte" not in (need[0].get("extra") or {}):
         return None
-    parts = [("HTTP", statistics.median(need[0]["extra"]["cpu_ns_per_byte"])),
+    parts = [("HTTP (`%s`)" % http,
+              statistics.median(need[0]["extra"]["cpu_ns_per_byte"])),
              ("SHA-256", 1000 / need[1]["median"]),
              ("%d page-cache fill%s" % (fills, "s" if fills > 1 else ""),
               fills * 1000 / need[2]["median"])]
@@ -144,11 +146,13 @@ def cpu_extra(nbytes, spans):
             "busy_cores": [round(c.cpu_s / c.wall_s, 3) for c in spans]}
 
 
-def limit_cold(b, fills=2, reader=True):
+def limit_cold(b, fills=2, reader=True, pack=None):
     """The ceiling of a cold verified read: source disk, loopback HTTP, hashing on all cores,
-    and the CPU each byte needs (cpu_ceiling)."""
+    and the CPU each byte needs (cpu_ceiling; its HTTP part from fetching `pack`'s leaf blocks
+    when that baseline exists)."""
     parts = []
-    cpu = cpu_ceiling(b, fills, reader)
+    http = "http.blocks_%s" % pack
+    cpu = cpu_ceiling(b, fills, reader, http if pack and b.res.get(http) else "http.curl_null")
     if cpu:
         parts.append((cpu[0], "CPU", cpu[1]))
     for fid, what, scale in (("local.cold", "disk read", 1), ("lim.http_hot", "loopback HTTP", 1),
@@ -206,6 +210,8 @@ def curl_all(b, cmd):
 
 def http(b):
     b.attempt("sequential", "curl baselines", curl_baselines, b)
+    for pack, leaf in (("1m", "1 MiB"), ("256k", "256 KiB")):
+        b.attempt("sequential", "block fetch, %s leaves" % leaf, block_fetch, b, pack, leaf)
     b.attempt("sequential", "rclone mount", rclone, b)
 
 
@@ -225,6 +231,33 @@ def curl_baselines(b):
         vals, load = b.series(b.runs, one)
         b.res.add(fid, "sequential", label, "MB/s", vals,
                   extra={"load": load, **cpu_extra(b.payload, spans)})
+
+
+def block_fetch(b, pack, leaf, par=8):
+    """What fetching a pack block by block costs, without hashing, caching or FUSE: curl -Z
+    of every shard's leaf blocks (file order, `par` at once, as many as mpackfs keeps in
+    flight per gateway) to /dev/null, page cache dropped."""
+    cfg = os.path.join(b.run_dir, "blocks-%s.curl" % pack)
+    n = 0
+    with open(cfg, "w") as fh:
+        for f in b.packs[pack]["files"]:
+            if f.get("role") == "shard":
+                for cid in carblocks.leaves(b.blocks, f["cid"]):
+                    fh.write('url = "%s/ipfs/%s"\noutput = "/dev/null"\n' % (b.url, cid))
+                    n += 1
+    spans = []
+
+    def one(_):
+        bl.drop_caches()
+        return mbps(b.payload, spanned(spans, lambda: bl.timed(bl.run, [
+            "curl", "-sSf", "--no-progress-meter", "-Z", "--parallel-max", str(par), "-K",
+            cfg], timeout=1800)))
+
+    vals, load = b.series(b.runs, one)
+    b.res.add("http.blocks_%s" % pack, "sequential", "curl -Z of every leaf block (%s, %d "
+              "requests, %d at once) to /dev/null from nginx, cold" % (leaf, n, par), "MB/s",
+              vals, baseline="http.curl_null",
+              extra={"load": load, "requests": n, **cpu_extra(b.payload, spans)})
 
 
 def rclone(b):
@@ -370,7 +403,7 @@ def mount_reads_one(b, pack, leaf):
     runs = [b.retry(cold_run, b, pack, cache) for _ in range(b.runs)]
     st = runs[-1][3]
     b.res.add("m%s.cold" % pack, "sequential", "mpackfs cold, %s leaves" % leaf, "MB/s",
-              [r[0] for r in runs], baseline="http.curl_null", limit=limit_cold(b),
+              [r[0] for r in runs], baseline="http.curl_null", limit=limit_cold(b, pack=pack),
               targets=[{"vs": "http.curl_null", "op": ">=", "value": 0.5},
                        {"vs": "http.curl_sha", "op": ">=", "value": 2.0},
                        {"vs": "http.rclone", "op": ">=", "value": 1.5}],

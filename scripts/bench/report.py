@@ -253,9 +253,15 @@ METHOD = """## Method
 - Physical limits are measured on this machine in the same run: one-core SHA-256, memory
   copy, page-cache fill, loopback HTTP with the file in page cache, small-request latency,
   local disk. "% of limit" is median ÷ limit (limit ÷ median for times).
+- Block fetch (`http.blocks_*`): what the block-by-block protocol costs before any hashing,
+  caching or FUSE. `curl -Z --parallel-max 8` fetches every leaf block of the four shards, in
+  file order, from the same nginx to /dev/null, page cache dropped: one request per leaf
+  (`extra.requests`: 2052 with 1 MiB leaves, 8196 with 256 KiB leaves in a full run),
+  against one per shard for `curl -o /dev/null`.
 - A cold read's limit includes its CPU ceiling: the cores divided by the CPU-time each byte
   needs at the least, each part measured in this run: the HTTP transfer (the machine's CPU
-  per byte during `curl -o /dev/null`, i.e. nginx, loopback and socket receive), SHA-256 on
+  per byte during the block fetch of the same pack, i.e. nginx, loopback, socket receive and
+  one request per block; `curl -o /dev/null` if that figure is missing), SHA-256 on
   one core, two page-cache fills (the FUSE file's pages, from the reply; the cache file's
   pages, from LMDB's write) at `lim.pagecache_fill`, and the copy to the reader at
   `lim.memcpy`. Per-request costs (one HTTP request and one cache write per block), FUSE
