@@ -130,11 +130,9 @@ def prefetch(b):
     def one(_):
         bl.fresh_dir(cache)
         bl.drop_caches()
-        with bl.CpuSpan() as c:
-            bl.run([bl.MPACK, "prefetch", "--quiet", "--gateway", b.url, "--cache-dir", cache,
-                    cid], timeout=3600)
-        spans.append(c)
-        return m_read.mbps(b.payload, c.wall_s)
+        return m_read.mbps(b.payload, m_read.spanned(spans, bl.timed, bl.run, [
+            bl.MPACK, "prefetch", "--quiet", "--gateway", b.url, "--cache-dir", cache, cid],
+            timeout=3600))
 
     vals = b.attempt("prefetch", "mpack prefetch", b.series, b.runs, one)
     if vals is None:

@@ -132,10 +132,10 @@ def cpu_ceiling(b, fills, reader, http="http.curl_null"):
                 "%s %.2f" % (w, v) for w, v in parts), ns))
 
 
-def spanned(spans, fn, *a):
-    """fn(*a) under a CpuSpan, which is appended to spans once fn has returned."""
+def spanned(spans, fn, *a, **kw):
+    """fn(*a, **kw) under a CpuSpan, which is appended to spans once fn has returned."""
     with bl.CpuSpan() as c:
-        r = fn(*a)
+        r = fn(*a, **kw)
     spans.append(c)
     return r
 
@@ -151,8 +151,9 @@ def limit_cold(b, fills=2, reader=True, pack=None):
     and the CPU each byte needs (cpu_ceiling; its HTTP part from fetching `pack`'s leaf blocks
     when that baseline exists)."""
     parts = []
-    http = "http.blocks_%s" % pack
-    cpu = cpu_ceiling(b, fills, reader, http if pack and b.res.get(http) else "http.curl_null")
+    blocks = "http.blocks_%s" % pack if pack else None
+    cpu = cpu_ceiling(b, fills, reader,
+                      blocks if blocks and b.res.get(blocks) else "http.curl_null")
     if cpu:
         parts.append((cpu[0], "CPU", cpu[1]))
     for fid, what, scale in (("local.cold", "disk read", 1), ("lim.http_hot", "loopback HTTP", 1),
@@ -249,9 +250,9 @@ def block_fetch(b, pack, leaf, par=8):
 
     def one(_):
         bl.drop_caches()
-        return mbps(b.payload, spanned(spans, lambda: bl.timed(bl.run, [
-            "curl", "-sSf", "--no-progress-meter", "-Z", "--parallel-max", str(par), "-K",
-            cfg], timeout=1800)))
+        return mbps(b.payload, spanned(spans, bl.timed, bl.run, [
+            "curl", "-sSf", "--no-progress-meter", "-Z", "--parallel-max", str(par), "-K", cfg],
+            timeout=1800))
 
     vals, load = b.series(b.runs, one)
     b.res.add("http.blocks_%s" % pack, "sequential", "curl -Z of every leaf block (%s, %d "

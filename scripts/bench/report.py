@@ -264,8 +264,8 @@ METHOD = """## Method
   one request per block; `curl -o /dev/null` if that figure is missing), SHA-256 on
   one core, two page-cache fills (the FUSE file's pages, from the reply; the cache file's
   pages, from LMDB's write) at `lim.pagecache_fill`, and the copy to the reader at
-  `lim.memcpy`. Per-request costs (one HTTP request and one cache write per block), FUSE
-  requests and everything else mpackfs does count against it. `mpack prefetch`'s ceiling has
+  `lim.memcpy`. mpackfs's own per-block work (a cache write, hand-offs between threads), FUSE
+  requests and everything else it does count against it. `mpack prefetch`'s ceiling has
   one fill and no reader.
 """
 
