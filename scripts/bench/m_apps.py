@@ -11,18 +11,30 @@ import m_read
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WARM = ("warm mount: every block cached, page cache dropped, mpackfs restarted before each "
-        "run; local: page cache dropped before each run")
+        "run; local: page cache dropped before each run; local and mount runs interleaved")
 
 
-def on_warm_mount(b, pack, fn):
-    """fn() b.runs times, each on a freshly started mount over the pack's warm cache."""
+LLAMA_PAIRS = 11  # a load takes ~2 s, so more pairs cost little and steady the ratio
+
+
+def paired_runs(b, pack, local_fn, mount_fn, n):
+    """n local runs and n warm-mount runs, interleaved local, mount, mount, local, ...,
+    so the VM's drift (disk and fresh-memory speed change over minutes) hits both sides.
+    A mount run starts mpackfs on the pack's warm cache, drops the page cache, calls
+    mount_fn() and stops mpackfs. Returns (local, mount), each (values, loads), and the
+    per-pair ratios mount / local."""
     cache = m_read.ensure_warm(b, pack)
-    def one(_):
+
+    def local(_):
+        bl.drop_caches()
+        return local_fn()
+
+    def mount(_):
         fs = b.mpackfs(cache)
         fs.start()
         try:
             bl.drop_caches()
-            v = fn()
+            v = mount_fn()
             fetched = fs.stats()["store"]["fetched"]
             if fetched:
                 bl.log("warning: warm run fetched %d blocks" % fetched)
@@ -30,14 +42,15 @@ def on_warm_mount(b, pack, fn):
             fs.stop()
         return v
 
-    return b.series(b.runs, one)
-
-
-def local_runs(b, fn):
-    def one(_):
-        bl.drop_caches()
-        return fn()
-    return b.series(b.runs, one)
+    side = {"local": ([], []), "mount": ([], [])}
+    for i in range(n):
+        order = ("local", "mount") if i % 2 == 0 else ("mount", "local")
+        for name in order:
+            vals, loads = side[name]
+            loads.append(bl.loadavg())
+            vals.append(b.retry(local if name == "local" else mount, i))
+    ratios = [m / lo for m, lo in zip(side["mount"][0], side["local"][0])]
+    return side["local"], side["mount"], ratios
 
 
 def torch_read(root):
@@ -56,30 +69,32 @@ def llama(b):
     except Exception as ex:  # a missing node-llama-cpp binary must not stop the rest
         b.res.skip("apps", "llama.cpp load", str(ex)[:300])
     else:
-        loc, ll = local_runs(b, lambda: llama_load.load(
-            os.path.join(b.gguf_dir, b.gguf_name))["seconds"])
+        n = b.runs if b.quick else max(b.runs, LLAMA_PAIRS)
+        (loc, ll), (warm, lw), ratios = paired_runs(
+            b, "gguf",
+            lambda: llama_load.load(os.path.join(b.gguf_dir, b.gguf_name))["seconds"],
+            lambda: llama_load.load(os.path.join(b.mount_dir("gguf"), b.gguf_name))["seconds"],
+            n)
         b.res.add("llama.local", "apps", "llama.cpp loadModel + createContext, local disk "
                   "(%s, %.0f MB)" % (b.gguf_name, os.path.getsize(
                       os.path.join(b.gguf_dir, b.gguf_name)) / bl.MB), "s", loc,
                   better="lower", extra={"load": ll})
-        warm, lw = on_warm_mount(b, "gguf", lambda: llama_load.load(
-            os.path.join(b.mount_dir("gguf"), b.gguf_name))["seconds"])
         b.res.add("llama.warm", "apps", "llama.cpp loadModel + createContext, warm mount", "s",
                   warm, better="lower", baseline="llama.local",
                   limit=m_read.limit_of(b, "llama.local", "local disk"),
                   targets=[{"vs": "llama.local", "op": "<=", "value": 1.25}], note=WARM,
-                  extra={"load": lw})
+                  extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios]})
 
 
 def torch_all(b):
-    loc, ll = local_runs(b, lambda: torch_read(b.files))
+    (loc, ll), (warm, lw), ratios = paired_runs(
+        b, "1m", lambda: torch_read(b.files), lambda: torch_read(b.mount_dir("1m")), b.runs)
     b.res.add("torch.local", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, "
               "local disk", "s", loc, better="lower", extra={"load": ll})
-    warm, lw = on_warm_mount(b, "1m", lambda: torch_read(b.mount_dir("1m")))
     b.res.add("torch.warm", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, warm "
               "mount", "s", warm, better="lower", baseline="torch.local",
               limit=m_read.limit_of(b, "torch.local", "local disk"), note=WARM,
-              extra={"load": lw})
+              extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios]})
 
 
 def pack(b):

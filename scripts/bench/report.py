@@ -247,6 +247,9 @@ METHOD = """## Method
   re-touched data comes from the page cache (for local files and the mount alike); for the
   mount, a 4 KiB miss makes the kernel and mpackfs read whole leaves, which warms
   neighbouring data.
+- Loaders (llama.cpp, PyTorch): local and warm-mount runs alternate (local, mount, mount,
+  local, ...), so the VM's drift in disk and fresh-memory speed hits both sides; llama.cpp
+  runs 11 pairs in a full run. `extra.pair_ratios` lists each pair's mount ÷ local.
 - "other work": CPU used by processes the benchmark did not start (other users of the
   machine), averaged over the figure's runs. The 1-minute load average before each run is
   in benchmarks.json (`extra.load`); it includes the benchmark's own processes.
