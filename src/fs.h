@@ -7,7 +7,7 @@
  * entry/attr timeouts (content never changes), never direct_io for content so
  * MAP_SHARED and MAP_PRIVATE mmap both work. A sequential reader grows a
  * readahead window (whole leaves, fetched in parallel at READAHEAD priority)
- * up to FS_RA_MAX; random readers get none. Every request is served by the
+ * up to RA_MAX (rastream.h); random readers get none. Every request is served by the
  * multi-threaded loop; nothing is serialised per file handle. Interrupted
  * requests return EINTR; every wait is bounded by the store deadline. */
 #ifndef MPACK_FS_H
@@ -16,9 +16,6 @@
 #include <stdbool.h>
 
 #include "fstree.h"
-
-#define FS_RA_MIN (4u << 20)
-#define FS_RA_MAX (64u << 20)
 
 struct fuse_args;
 

@@ -11,6 +11,7 @@
 #include "fs.h"
 #include "fs_int.h"
 #include "log.h"
+#include "rastream.h"
 
 #define FS_MAX_EXTENTS 64
 #define FS_DROP_MAX    128	   /* consumed leaves waiting to have their cache pages dropped */
@@ -30,9 +31,7 @@ struct fh {
 	char *mem;	     /* FSN_STATS snapshot, owned */
 	size_t mem_len;
 	pthread_mutex_t lock;		   /* protects the readahead state below */
-	uint64_t next_off;		   /* where a sequential reader reads next */
-	uint64_t window;		   /* current readahead window in bytes */
-	uint64_t stream_start;		   /* where the current sequential stream began */
+	struct rastream ra;		   /* is the reader sequential; its window */
 	uint64_t ra_end;		   /* prefetch issued up to here */
 	atomic_bool seq;		   /* the reader looks sequential (window open) */
 	struct fh_drop drops[FS_DROP_MAX]; /* oldest first */
@@ -134,46 +133,19 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* The next window of a sequential stream that has read `consumed` bytes:
- * double per request up to FS_RA_MAX, but never past twice what the stream
- * has read, so a header read does not queue a long prefetch in front of the
- * reader's jump elsewhere (llama.cpp reads 4 MiB, then the file's tail). */
-static uint64_t ra_grow(uint64_t window, uint64_t consumed)
-{
-	uint64_t w = window ? window * 2 : FS_RA_MIN;
-
-	if (w > 2 * consumed)
-		w = 2 * consumed;
-	if (w < FS_RA_MIN)
-		w = FS_RA_MIN;
-	return w < FS_RA_MAX ? w : FS_RA_MAX;
-}
-
 /* Grow the window on sequential access and prefetch whole leaves ahead. */
 static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size)
 {
 	struct store_get_opts o = {.prio = FETCH_PRIO_READAHEAD};
 	struct dag_extent ext[FS_MAX_EXTENTS];
-	uint64_t end = off + size, from, to, fsize = dag_file_size(h->df);
+	uint64_t end = off + size, from, to, window, fsize = dag_file_size(h->df);
 	int n, i;
 
 	pthread_mutex_lock(&h->lock);
-	if (end > h->next_off) {
-		if (off <= h->next_off + h->window) {
-			if (!h->window)
-				h->stream_start = off;
-			h->window = ra_grow(h->window, end - h->stream_start);
-		} else if (off != 0) {
-			h->window = 0;
-		}
-		h->next_off = end;
-	} else if (h->next_off - end > FS_RA_MIN) {
-		h->window = 0; /* jumped back: a new stream */
-		h->next_off = end;
-	} /* else a request of the same stream that overtook by another thread */
-	atomic_store_explicit(&h->seq, h->window != 0, memory_order_relaxed);
+	window = rastream_advance(&h->ra, off, end);
+	atomic_store_explicit(&h->seq, window != 0, memory_order_relaxed);
 	from = h->ra_end > end ? h->ra_end : end;
-	to = end + h->window < fsize ? end + h->window : fsize;
+	to = end + window < fsize ? end + window : fsize;
 	if (to > from)
 		h->ra_end = to;
 	pthread_mutex_unlock(&h->lock);
