@@ -15,7 +15,8 @@ static uint64_t rastream_grow(uint64_t window, uint64_t consumed)
 uint64_t rastream_advance(struct rastream *s, uint64_t off, uint64_t end)
 {
 	if (end > s->next_off) {
-		if (off <= s->next_off + s->window) {
+		if (off <= s->next_off + s->window ||
+		    (s->window && off <= s->next_off + RA_REORDER)) {
 			if (!s->window)
 				s->start = off;
 			s->window = rastream_grow(s->window, end - s->start);

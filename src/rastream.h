@@ -4,14 +4,17 @@
  * A sequential reader's window starts at RA_MIN and doubles per request up to
  * RA_MAX, but never past twice what the stream has read, so a header read does
  * not queue a long prefetch ahead of the reader's jump elsewhere (llama.cpp
- * reads 4 MiB, then the file's tail). A request more than the window past the
- * last one ends the stream; so does one more than RA_REORDER behind it.
+ * reads 4 MiB, then the file's tail). A request further past the furthest
+ * one than both the window and RA_REORDER ends the stream, and so does one
+ * more than RA_REORDER behind it. Without a stream, only a request that starts
+ * at or before the end of the last one opens one.
  *
  * Why RA_REORDER: the kernel sends a sequential reader's readahead as several
  * requests at once (up to twice the mount's read_ahead_kb in flight), and the
  * multi-threaded loop answers them in any order. Requests of one stream so
- * arrive megabytes out of order; taking that for a jump back reset the window
- * dozens of times per file and cost warm reads a third of their throughput.
+ * arrive megabytes out of order, either way; taking that for a jump reset the
+ * window dozens of times per file and cost warm reads a fifth of their
+ * throughput.
  *
  * Not thread-safe: callers serialise calls per stream. No allocation, no
  * errors. */

@@ -45,6 +45,25 @@ static void test_bursts_answered_out_of_order(void)
 	CHECK_EQ_INT(s.window == RA_MAX, 1);
 }
 
+/* Early in a stream the window is RA_MIN, smaller than a burst: the burst's
+ * last request arriving first is ahead of the window but not a jump. Without a
+ * window, the same distance is a random read. */
+static void test_burst_ahead_of_small_window(void)
+{
+	struct rastream s = {0};
+	struct rastream r = {0};
+
+	req(&s, 0);
+	CHECK_EQ_INT(s.window == RA_MIN, 1);
+	CHECK_EQ_INT(req(&s, 1 + 7 * MiB) != 0, 1); /* 6 MiB past next_off: past the window */
+	CHECK_EQ_INT(req(&s, MiB) != 0, 1);	    /* the overtaken ones follow */
+	CHECK_EQ_INT(req(&s, 1 + RA_REORDER + 9 * MiB) == 0, 1); /* beyond: random */
+
+	req(&r, 100 * MiB); /* a first read not at 0 opens nothing */
+	CHECK_EQ_INT(r.window == 0, 1);
+	CHECK_EQ_INT(req(&r, 108 * MiB) == 0, 1);
+}
+
 /* The largest overtaking still tolerated, and one just past it. */
 static void test_reorder_bound(void)
 {
@@ -99,6 +118,7 @@ int main(void)
 {
 	test_in_order();
 	test_bursts_answered_out_of_order();
+	test_burst_ahead_of_small_window();
 	test_reorder_bound();
 	test_head_tail_restart();
 	test_random();
