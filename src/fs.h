@@ -7,8 +7,8 @@
  * entry/attr timeouts (content never changes), never direct_io for content so
  * MAP_SHARED and MAP_PRIVATE mmap both work. A sequential reader grows a
  * readahead window (whole leaves, fetched in parallel at READAHEAD priority)
- * up to RA_MAX (rastream.h); random readers get none. Every request is served by the
- * multi-threaded loop; nothing is serialised per file handle. Interrupted
+ * sized by rastream.h; random readers get none. Every request is served by
+ * the multi-threaded loop; nothing is serialised per file handle. Interrupted
  * requests return EINTR; every wait is bounded by the store deadline. */
 #ifndef MPACK_FS_H
 #define MPACK_FS_H

@@ -29,7 +29,7 @@
 
 struct rastream {
 	uint64_t next_off; /* end of the furthest request seen */
-	uint64_t window;   /* bytes to read ahead of next_off; 0: not sequential */
+	uint64_t window;   /* readahead window in bytes; 0: not sequential */
 	uint64_t start;	   /* where the current stream began */
 };
 
