@@ -73,6 +73,11 @@ $(B)/test_%: tests/unit/test_%.c tests/unit/check.h $$(call deps_of,tests/unit/t
 $(B)/cachetool: tests/tools/cachetool.c $$(call deps_of,tests/tools/cachetool.c)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LDLIBS)
 
+# The bench's cheapest-FUSE-server baseline (no mpackfs code in it).
+$(B)/fusefloor: scripts/bench/fusefloor.c
+	@mkdir -p $(B)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(PKG_CFLAGS) -Wall -Wextra -Werror \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 build-fuzz/obj/%.o: src/%.c
@@ -117,11 +122,12 @@ demo: deps
 	./scripts/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(B)/fusefloor
 	./scripts/bench.sh
 
 lint:
-	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/unit/*.h \
+		scripts/bench/*.c
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5

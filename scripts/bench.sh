@@ -16,8 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root (drop_caches, FUSE mounts); run as root" >&2
 	exit 1
 fi
-for b in "$MPACK_BUILD/mpack" "$MPACK_BUILD/mpackfs"; do
-	[ -x "$b" ] || { echo "bench: $b missing; run 'make all' first" >&2; exit 1; }
+for b in "$MPACK_BUILD/mpack" "$MPACK_BUILD/mpackfs" "$MPACK_BUILD/fusefloor"; do
+	[ -x "$b" ] || { echo "bench: $b missing; run 'make all $MPACK_BUILD/fusefloor' first" >&2; exit 1; }
 done
 
 # Tools used only by the benchmark: installed here, and nowhere else.

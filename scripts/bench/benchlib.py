@@ -23,6 +23,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("MPACK_BUILD", "build"))
 MPACK = os.path.join(BUILD, "mpack")
 MPACKFS = os.path.join(BUILD, "mpackfs")
+FUSEFLOOR = os.path.join(BUILD, "fusefloor")
 PY = "/usr/bin/python3"
 MB = 1e6
 MiB = 1 << 20
@@ -549,6 +550,29 @@ class Mpackfs:
                 log("mpackfs (pid %d) died from signal %d; log %s"
                     % (self.proc.pid, -self.proc.returncode, self.log))
             self.proc = None
+
+
+class FuseFloor:
+    """fusefloor (scripts/bench/fusefloor.c) serving the regular files of src on mnt: the
+    cheapest FUSE server, a baseline for what the kernel's FUSE path costs on this machine.
+    Used as a context manager."""
+
+    def __init__(self, src, mnt, logdir):
+        self.src, self.mnt, self.proc = src, mnt, None
+        self.log = os.path.join(logdir, "fusefloor.log")
+
+    def __enter__(self):
+        os.makedirs(self.mnt, exist_ok=True)
+        with open(self.log, "a") as fh:
+            self.proc = spawn([FUSEFLOOR, self.src, self.mnt], self.mnt, stdout=fh,
+                              stderr=subprocess.STDOUT)
+        register_mount(self.mnt)
+        wait_mounted(self.mnt, self.proc)
+        return self
+
+    def __exit__(self, *exc):
+        unmount(self.mnt, self.proc)
+        return False
 
 
 def fresh_dir(path):

@@ -17,12 +17,14 @@ WARM = ("warm mount: every block cached, page cache dropped, mpackfs restarted b
 LLAMA_PAIRS = 11  # a load takes ~2 s, so more pairs cost little and steady the ratio
 
 
-def paired_runs(b, pack, local_fn, mount_fn, n):
-    """n local runs and n warm-mount runs, interleaved local, mount, mount, local, ...,
-    so the VM's drift (disk and fresh-memory speed change over minutes) hits both sides.
-    A mount run starts mpackfs on the pack's warm cache, drops the page cache, calls
-    mount_fn() and stops mpackfs. Returns (local, mount), each (values, loads), and the
-    per-pair ratios mount / local."""
+def paired_runs(b, pack, local_fn, mount_fn, n, floor=None):
+    """n local runs and n warm-mount runs (and, with floor=(dir, fn), n runs of fn with
+    fusefloor serving dir on m_read.floor_mnt), interleaved
+    local, mount, mount, local, ... (with floor: the three rotate, in alternating
+    direction), so the VM's drift (disk and fresh-memory speed change over minutes) hits
+    every side. A mount run starts mpackfs on the pack's warm cache, drops the page cache,
+    calls mount_fn() and stops mpackfs.
+    Returns {side: (values, loads)} and the per-run ratios mount / local."""
     cache = m_read.ensure_warm(b, pack)
 
     def local(_):
@@ -42,15 +44,25 @@ def paired_runs(b, pack, local_fn, mount_fn, n):
             fs.stop()
         return v
 
-    side = {"local": ([], []), "mount": ([], [])}
+    def on_floor(_):
+        with bl.FuseFloor(floor[0], m_read.floor_mnt(b), b.run_dir):
+            bl.drop_caches()
+            return floor[1]()
+
+    fns = {"local": local, "mount": mount, "floor": on_floor}
+    names = ["local", "mount"] + (["floor"] if floor else [])
+    side = {name: ([], []) for name in names}
     for i in range(n):
-        order = ("local", "mount") if i % 2 == 0 else ("mount", "local")
+        k = i % len(names)
+        order = names[k:] + names[:k]
+        if (i // len(names)) % 2:
+            order.reverse()
         for name in order:
             vals, loads = side[name]
             loads.append(bl.loadavg())
-            vals.append(b.retry(local if name == "local" else mount, i))
+            vals.append(b.retry(fns[name], i))
     ratios = [m / lo for m, lo in zip(side["mount"][0], side["local"][0])]
-    return side["local"], side["mount"], ratios
+    return side, ratios
 
 
 def torch_read(root):
@@ -70,11 +82,13 @@ def llama(b):
         b.res.skip("apps", "llama.cpp load", str(ex)[:300])
     else:
         n = b.runs if b.quick else max(b.runs, LLAMA_PAIRS)
-        (loc, ll), (warm, lw), ratios = paired_runs(
+        side, ratios = paired_runs(
             b, "gguf",
             lambda: llama_load.load(os.path.join(b.gguf_dir, b.gguf_name))["seconds"],
             lambda: llama_load.load(os.path.join(b.mount_dir("gguf"), b.gguf_name))["seconds"],
-            n)
+            n, floor=(b.gguf_dir, lambda: llama_load.load(
+                os.path.join(m_read.floor_mnt(b), b.gguf_name))["seconds"]))
+        (loc, ll), (warm, lw), (flo, lf) = side["local"], side["mount"], side["floor"]
         b.res.add("llama.local", "apps", "llama.cpp loadModel + createContext, local disk "
                   "(%s, %.0f MB)" % (b.gguf_name, os.path.getsize(
                       os.path.join(b.gguf_dir, b.gguf_name)) / bl.MB), "s", loc,
@@ -84,11 +98,17 @@ def llama(b):
                   limit=m_read.limit_of(b, "llama.local", "local disk"),
                   targets=[{"vs": "llama.local", "op": "<=", "value": 1.25}], note=WARM,
                   extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios]})
+        b.res.add("llama.floor", "apps", "llama.cpp loadModel + createContext, through "
+                  "fusefloor (the local file)", "s", flo, better="lower",
+                  baseline="llama.local", note=m_read.FLOOR,
+                  extra={"load": lf, "pair_ratios": [round(f / lo, 3)
+                                                     for f, lo in zip(flo, loc)]})
 
 
 def torch_all(b):
-    (loc, ll), (warm, lw), ratios = paired_runs(
+    side, ratios = paired_runs(
         b, "1m", lambda: torch_read(b.files), lambda: torch_read(b.mount_dir("1m")), b.runs)
+    (loc, ll), (warm, lw) = side["local"], side["mount"]
     b.res.add("torch.local", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, "
               "local disk", "s", loc, better="lower", extra={"load": ll})
     b.res.add("torch.warm", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, warm "

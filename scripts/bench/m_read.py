@@ -16,6 +16,9 @@ COLD = "cold: fresh --cache-dir, page cache dropped, mpackfs started before the 
 WARM = ("warm: every block in the mpackfs cache, page cache dropped, mpackfs restarted "
         "before each run")
 HOT = "hot: right after a warm read, same mount, page cache kept"
+FLOOR = ("fusefloor: the cheapest FUSE server (scripts/bench/fusefloor.c) serving the local "
+         "files with mpackfs's FUSE settings, replies from a map of the file, no verification "
+         "and no cache: what the kernel's FUSE path costs on this machine")
 
 
 def mbps(nbytes, seconds):
@@ -197,6 +200,33 @@ def local(b):
     vals, load = b.series(b.runs, lambda _: mbps(*read_all(paths)))
     b.res.add("local.hot", "sequential", "local disk, page cache hot (dd bs=4M)", "MB/s", vals,
               extra={"load": load})
+    b.attempt("sequential", "fusefloor reads", floor_reads, b)
+
+
+def floor_mnt(b):
+    return os.path.join(b.base, "floor-mnt")
+
+
+def floor_reads(b):
+    """The local files through fusefloor, page cache dropped, then hot: the FUSE floor that
+    the warm and hot targets are measured against local disk across."""
+    paths = b.shard_paths(floor_mnt(b))
+    cold_v, hot_v, lc, lh = [], [], [], []
+
+    def one(_):
+        bl.drop_caches()
+        with bl.FuseFloor(b.files, floor_mnt(b), b.run_dir):
+            lc.append(bl.loadavg())
+            cold_v.append(mbps(*read_all(paths)))
+            lh.append(bl.loadavg())
+            hot_v.append(mbps(*read_all(paths)))
+
+    for i in range(b.runs):
+        b.retry(one, i)
+    b.res.add("floor.cold", "sequential", "fusefloor, page cache dropped (dd bs=4M)", "MB/s",
+              cold_v, baseline="local.cold", note=FLOOR, extra={"load": lc})
+    b.res.add("floor.hot", "sequential", "fusefloor, page cache hot (dd bs=4M)", "MB/s",
+              hot_v, baseline="local.hot", note=FLOOR, extra={"load": lh})
 
 
 def curl_all(b, cmd):
