@@ -249,7 +249,14 @@ METHOD = """## Method
   neighbouring data.
 - Loaders (llama.cpp, PyTorch): local and warm-mount runs alternate (local, mount, mount,
   local, ...), so the VM's drift in disk and fresh-memory speed hits both sides; llama.cpp
-  runs 11 pairs in a full run. `extra.pair_ratios` lists each pair's mount ÷ local.
+  runs 11 rounds in a full run, with a third side through fusefloor (the three rotate, in
+  alternating direction). `extra.pair_ratios` lists each round's mount (or floor) ÷ local.
+- fusefloor (`floor.*`, `llama.floor`): the cheapest FUSE server, built from
+  `scripts/bench/fusefloor.c` with no mpackfs code. It serves the local files read-only with
+  mpackfs's FUSE settings (async reads, `keep_cache`, 64 background requests, `clone_fd`,
+  `read_ahead_kb` 4096), replies from a map of the file and reads 16 MiB ahead of a
+  sequential reader; no verification, no cache. Its ratio to local disk is what the kernel's
+  FUSE path costs on this machine, for any server.
 - "other work": CPU used by processes the benchmark did not start (other users of the
   machine), averaged over the figure's runs. The 1-minute load average before each run is
   in benchmarks.json (`extra.load`); it includes the benchmark's own processes.
