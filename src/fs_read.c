@@ -318,10 +318,10 @@ void fs_tune_bdi(const char *mountpoint, unsigned kb)
 
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
-		    !strcmp(mnt, mountpoint))
-			found = 1;
+	/* stop at the match: a later line (a later mount) would overwrite maj:min */
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 &&
+			!strcmp(mnt, mountpoint);
 	fclose(f);
 	if (!found)
 		return;

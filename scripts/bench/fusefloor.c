@@ -8,7 +8,7 @@
  * map, and a reader crossing each 4 MiB gets the next 16 MiB read ahead
  * (POSIX_FADV_WILLNEED), as mpackfs prefetches the next leaves.
  *
- * usage: fusefloor [--no-advise] [--read-ahead-kb N] SRCDIR MOUNTPOINT
+ * usage: fusefloor [--no-advise] SRCDIR MOUNTPOINT
  * Runs in the foreground until unmounted or signalled. */
 #define FUSE_USE_VERSION 34
 #include <dirent.h>
@@ -27,6 +27,7 @@
 #define MAX_FILES 64
 #define RA_STEP	  (4 << 20)
 #define RA_AHEAD  (16 << 20)
+#define RA_KB	  4096 /* the mount's read_ahead_kb, mpackfs's default */
 
 struct ffile {
 	char name[NAME_MAX + 1];
@@ -37,7 +38,6 @@ struct ffile {
 
 static struct ffile files[MAX_FILES];
 static int nfiles, advise = 1;
-static unsigned ra_kb = 4096;
 static const char *mnt;
 
 static void set_attr(struct stat *st, fuse_ino_t ino)
@@ -62,13 +62,15 @@ static void tune_bdi(void)
 
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, m) == 3 && !strcmp(m, mnt))
-			found = 1;
+	while (!found && fgets(line, sizeof(line), f))
+		found =
+		    sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, m) == 3 && !strcmp(m, mnt);
 	fclose(f);
+	if (!found)
+		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-	if (found && (f = fopen(path, "w"))) {
-		fprintf(f, "%u\n", ra_kb);
+	if ((f = fopen(path, "w"))) {
+		fprintf(f, "%u\n", RA_KB);
 		fclose(f);
 	}
 }
@@ -212,11 +214,8 @@ int main(int argc, char **argv)
 	for (; i < argc && !strncmp(argv[i], "--", 2); i++)
 		if (!strcmp(argv[i], "--no-advise"))
 			advise = 0;
-		else if (!strcmp(argv[i], "--read-ahead-kb") && i + 1 < argc)
-			ra_kb = (unsigned)atoi(argv[++i]);
 	if (argc - i != 2) {
-		fprintf(stderr,
-			"usage: fusefloor [--no-advise] [--read-ahead-kb N] SRCDIR MOUNTPOINT\n");
+		fprintf(stderr, "usage: fusefloor [--no-advise] SRCDIR MOUNTPOINT\n");
 		return 2;
 	}
 	mnt = argv[i + 1];

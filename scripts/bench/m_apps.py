@@ -24,7 +24,8 @@ def paired_runs(b, pack, local_fn, mount_fn, n, floor=None):
     direction), so the VM's drift (disk and fresh-memory speed change over minutes) hits
     every side. A mount run starts mpackfs on the pack's warm cache, drops the page cache,
     calls mount_fn() and stops mpackfs.
-    Returns {side: (values, loads)} and the per-run ratios mount / local."""
+    Returns {side: (values, loads)} and, for each side but local, its per-run ratios to
+    local."""
     cache = m_read.ensure_warm(b, pack)
 
     def local(_):
@@ -61,7 +62,8 @@ def paired_runs(b, pack, local_fn, mount_fn, n, floor=None):
             vals, loads = side[name]
             loads.append(bl.loadavg())
             vals.append(b.retry(fns[name], i))
-    ratios = [m / lo for m, lo in zip(side["mount"][0], side["local"][0])]
+    ratios = {name: [v / lo for v, lo in zip(side[name][0], side["local"][0])]
+              for name in names if name != "local"}
     return side, ratios
 
 
@@ -97,12 +99,11 @@ def llama(b):
                   warm, better="lower", baseline="llama.local",
                   limit=m_read.limit_of(b, "llama.local", "local disk"),
                   targets=[{"vs": "llama.local", "op": "<=", "value": 1.25}], note=WARM,
-                  extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios]})
+                  extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios["mount"]]})
         b.res.add("llama.floor", "apps", "llama.cpp loadModel + createContext, through "
                   "fusefloor (the local file)", "s", flo, better="lower",
                   baseline="llama.local", note=m_read.FLOOR,
-                  extra={"load": lf, "pair_ratios": [round(f / lo, 3)
-                                                     for f, lo in zip(flo, loc)]})
+                  extra={"load": lf, "pair_ratios": [round(r, 3) for r in ratios["floor"]]})
 
 
 def torch_all(b):
@@ -114,7 +115,7 @@ def torch_all(b):
     b.res.add("torch.warm", "apps", "PyTorch: mmap + frombuffer + sum of every tensor, warm "
               "mount", "s", warm, better="lower", baseline="torch.local",
               limit=m_read.limit_of(b, "torch.local", "local disk"), note=WARM,
-              extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios]})
+              extra={"load": lw, "pair_ratios": [round(r, 3) for r in ratios["mount"]]})
 
 
 def pack(b):

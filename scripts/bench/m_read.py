@@ -208,21 +208,19 @@ def floor_mnt(b):
 
 
 def floor_reads(b):
-    """The local files through fusefloor, page cache dropped, then hot: the FUSE floor that
-    the warm and hot targets are measured against local disk across."""
+    """The local files through fusefloor, page cache dropped, then hot: what any FUSE
+    server gets next to local.cold and local.hot on this machine."""
     paths = b.shard_paths(floor_mnt(b))
-    cold_v, hot_v, lc, lh = [], [], [], []
 
     def one(_):
         bl.drop_caches()
         with bl.FuseFloor(b.files, floor_mnt(b), b.run_dir):
-            lc.append(bl.loadavg())
-            cold_v.append(mbps(*read_all(paths)))
-            lh.append(bl.loadavg())
-            hot_v.append(mbps(*read_all(paths)))
+            lc = bl.loadavg()
+            cold = mbps(*read_all(paths))
+            lh = bl.loadavg()
+            return cold, mbps(*read_all(paths)), lc, lh
 
-    for i in range(b.runs):
-        b.retry(one, i)
+    cold_v, hot_v, lc, lh = map(list, zip(*[b.retry(one, i) for i in range(b.runs)]))
     b.res.add("floor.cold", "sequential", "fusefloor, page cache dropped (dd bs=4M)", "MB/s",
               cold_v, baseline="local.cold", note=FLOOR, extra={"load": lc})
     b.res.add("floor.hot", "sequential", "fusefloor, page cache hot (dd bs=4M)", "MB/s",

@@ -130,3 +130,32 @@ def test_header_read_does_not_queue_a_long_prefetch(big_pack, disk_dir, mounts):
     # touch commit
     assert after <= 41 * MiB, after
     assert m.unmount() == 0
+
+
+def mount_dev(path):
+    """maj:min of the mount at path, from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4] == os.path.realpath(path):
+                return parts[2]
+    raise AssertionError(f"{path} is not a mount")
+
+
+def test_read_ahead_kb_lands_on_the_mount_after_later_mounts(big_pack, disk_dir, mounts):
+    """The mount's read_ahead_kb is raised on the first open, by finding the mount in
+    mountinfo. A mount made after it (here a tmpfs) comes later in mountinfo and must not
+    get picked instead."""
+    cache, _ = imported_cache(big_pack, disk_dir)
+    m = mounts(["--offline", "--cache-dir", cache, "--read-ahead-kb", "3072"])
+    later = tempfile.mkdtemp(prefix="mpkfs-later.", dir="/tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", later], check=True)
+    try:
+        with open(m.path(big_pack["manifest_cid"], "weights.bin"), "rb") as fh:
+            assert len(fh.read(4096)) == 4096
+        with open(f"/sys/class/bdi/{mount_dev(m.mp)}/read_ahead_kb") as f:
+            assert int(f.read()) == 3072
+    finally:
+        subprocess.run(["umount", later], check=True)
+        os.rmdir(later)
+    assert m.unmount() == 0
