@@ -69,6 +69,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
@@ -272,6 +273,7 @@ static int cache_remap(struct cache *c)
 	while (c->active > 0)
 		pthread_cond_wait(&c->gate_cv, &c->gate_lock);
 	rc = mdb_env_set_mapsize(c->env, 0);
+	cache_forget_map(c); /* the map may have moved */
 	c->remapping = false;
 	pthread_cond_broadcast(&c->gate_cv);
 	pthread_mutex_unlock(&c->gate_lock);
@@ -403,6 +405,13 @@ static int cache_env_open(struct cache *c, struct errbuf *e)
 	mdb_reader_check(c->env, NULL);
 	if (mdb_env_get_fd(c->env, &c->data_fd))
 		c->data_fd = -1;
+	if (c->want_direct) {
+		c->direct_fd = open(c->data_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		if (c->direct_fd < 0)
+			log_info("cache: %s: no O_DIRECT (%s); reading through the page cache",
+				 c->dir, strerror(errno));
+		atomic_store(&c->direct_ok, c->direct_fd >= 0);
+	}
 	return 0;
 }
 
@@ -469,11 +478,14 @@ static void cache_free(struct cache *c)
 		mdb_txn_abort(c->pool[--c->npool]);
 	if (c->env)
 		mdb_env_close(c->env);
+	if (c->direct_fd >= 0)
+		close(c->direct_fd);
 	pthread_mutex_destroy(&c->gate_lock);
 	pthread_cond_destroy(&c->gate_cv);
 	pthread_mutex_destroy(&c->tq_lock);
 	pthread_mutex_destroy(&c->flush_lock);
 	pthread_mutex_destroy(&c->wb_lock);
+	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->maint_lock);
 	pthread_cond_destroy(&c->maint_cv);
 	while (c->pk_n > 0)
@@ -498,6 +510,7 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 	pthread_mutex_init(&c->tq_lock, NULL);
 	pthread_mutex_init(&c->flush_lock, NULL);
 	pthread_mutex_init(&c->wb_lock, NULL);
+	pthread_mutex_init(&c->map_lock, NULL);
 	pthread_mutex_init(&c->maint_lock, NULL);
 	pthread_mutex_init(&c->pk_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -505,6 +518,8 @@ static struct cache *cache_alloc(const struct cache_opts *o)
 	pthread_cond_init(&c->maint_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	c->data_fd = -1;
+	c->direct_fd = -1;
+	c->want_direct = o->direct_reads;
 	c->max_bytes = o->max_bytes ? o->max_bytes : CACHE_DEFAULT_MAX_BYTES;
 	c->readonly = o->readonly;
 	c->slack = cache_map_slack;
@@ -634,7 +649,7 @@ void cache_close(struct cache *c)
 
 /* ---- reads ---- */
 
-int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
+int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v, unsigned flags)
 {
 	MDB_val k, d;
 	MDB_txn *t;
@@ -665,7 +680,7 @@ int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v)
 	v->len = d.mv_size;
 	v->txn = t;
 	cache_tl_views++;
-	cache_view_advise(c, v);
+	cache_view_advise(c, v, flags);
 	if (!c->readonly)
 		cache_touch_queue(c, &k);
 	return 0;

@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cid.h"
 #include "errbuf.h"
@@ -55,6 +56,7 @@ struct cache_opts {
 	const char *dir;    /* created (mode 0700) if missing */
 	uint64_t max_bytes; /* 0 → CACHE_DEFAULT_MAX_BYTES */
 	bool readonly;	    /* open read-only (no puts, no touches) */
+	bool direct_reads;  /* allow cache_view_pread (data.mdb opened O_DIRECT) */
 };
 
 /* Open or create. Returns 0; -EACCES/-ENOENT/-EINVAL etc. with a message
@@ -75,10 +77,26 @@ struct cache_view {
 	bool cold; /* its first page was not in memory: its block is being read */
 };
 /* 0 with *v filled, -ENOENT if absent, -EIO on LMDB errors. Records a hit or
- * miss and queues a touch on hit. A view whose pages are not in memory starts
- * reading them, and CACHE_AROUND bytes of data.mdb after them (v->cold). */
-int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v);
+ * miss and queues a touch on hit. A view whose pages are not in memory is
+ * cold (v->cold) and starts reading them, and CACHE_AROUND bytes of data.mdb
+ * after them; with CACHE_VIEW_DIRECT it starts nothing: the caller reads a
+ * cold view's bytes with cache_view_pread, not through the map. */
+#define CACHE_VIEW_DIRECT 1u
+int cache_view_get(struct cache *c, const struct cid *cid, struct cache_view *v, unsigned flags);
 void cache_view_release(struct cache *c, struct cache_view *v);
+/* True if cache_view_pread can work: direct_reads was asked for and data.mdb
+ * takes O_DIRECT reads. False for NULL. */
+bool cache_reads_direct(struct cache *c);
+/* Reads bytes [from, from+len) of a cold view's value from disk into buf,
+ * bypassing the page cache: a sequential reader of cached blocks then neither
+ * fills memory with a second copy of them nor pays to touch fresh pages. buf
+ * is 4096-aligned with room for cap bytes (len plus up to 8 KiB of alignment).
+ * Returns where byte `from` starts in buf; -ENOTSUP (view not cold, direct
+ * reads off or refused: read the view instead), -ENOBUFS (cap too small),
+ * -EIO or -errno (the read failed). Hold the view meanwhile: it keeps the
+ * value's pages from being reused. */
+ssize_t cache_view_pread(struct cache *c, const struct cache_view *v, size_t from, size_t len,
+			 void *buf, size_t cap);
 /* For a random reader's cold view: also start reading CACHE_AROUND bytes of
  * data.mdb before its block. With the read after it, this is what the kernel's
  * fault read-around does, for block data only: the map is MADV_RANDOM, so

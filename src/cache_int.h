@@ -58,6 +58,7 @@ struct cache {
 	uint64_t max_bytes;
 	uint64_t slack; /* cache_map_slack at open */
 	bool readonly;
+	bool want_direct; /* open direct_fd (cache_opts.direct_reads) */
 
 	pthread_mutex_t gate_lock; /* protects pool, npool, active, remapping */
 	pthread_cond_t gate_cv;
@@ -82,15 +83,19 @@ struct cache {
 	atomic_llong last_sync;	     /* monotonic seconds of the maintenance thread's last sync */
 	atomic_llong last_full_warn; /* monotonic seconds of the last "map full" warning */
 	atomic_ullong hits, misses, puts, evictions;
-	atomic_ullong view_bytes;	 /* bytes viewed since the map was last trimmed */
-	atomic_uintptr_t map_lo, map_hi; /* data.mdb's mapping, as last found in /proc/self/maps */
-	pthread_mutex_t wb_lock;	 /* protects the write-back ring */
+	atomic_ullong view_bytes; /* bytes viewed since the map was last trimmed */
+	pthread_mutex_t map_lock; /* protects map_lo, map_hi, map_pgoff */
+	uintptr_t map_lo, map_hi; /* a mapping of data.mdb, as last found in /proc/self/maps */
+	uint64_t map_pgoff;	  /* the file offset at map_lo */
+	pthread_mutex_t wb_lock;  /* protects the write-back ring */
 	struct cache_range {
 		uint64_t off, len;
 	} wb[CACHE_WB_SLOTS];
 	unsigned wb_head, wb_n;
 	uint64_t wb_bytes;
-	int data_fd; /* LMDB's fd of data.mdb (borrowed) */
+	int data_fd;	       /* LMDB's fd of data.mdb (borrowed) */
+	int direct_fd;	       /* data.mdb opened O_DIRECT (owned), or -1 */
+	atomic_bool direct_ok; /* direct_fd works */
 
 	pthread_mutex_t pk_lock; /* protects pk, pk_n */
 	struct cache_pack_note {
@@ -134,7 +139,9 @@ void cache_packs_flush(struct cache *c);
 
 /* cache_pages.c */
 void cache_trim_map(struct cache *c, size_t len);
-void cache_view_advise(struct cache *c, struct cache_view *v);
+/* Forget where data.mdb is mapped: after a remap, which may move the map. */
+void cache_forget_map(struct cache *c);
+void cache_view_advise(struct cache *c, struct cache_view *v, unsigned flags);
 void cache_put_writeback(struct cache *c, MDB_val *mh);
 
 /* Wake the maintenance thread now (the touch queue is filling). */

@@ -26,12 +26,22 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* Calls fn on each mapping of data.mdb in /proc/self/maps (LMDB does not
  * expose its map address without MDB_FIXEDMAP). */
+struct cache_vma {
+	uintptr_t lo, hi;
+	uint64_t pgoff; /* the file offset at lo */
+};
+
 static void cache_maps_foreach(struct cache *c,
-			       void (*fn)(struct cache *c, uintptr_t lo, uintptr_t hi))
+			       void (*fn)(struct cache *c, const struct cache_vma *m, void *arg),
+			       void *arg)
 {
 	unsigned long lo, hi, ino;
+	unsigned long long pgoff;
+	struct cache_vma m;
 	unsigned maj, mn;
 	char line[4200];
 	struct stat st;
@@ -43,22 +53,39 @@ static void cache_maps_foreach(struct cache *c,
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mn, &ino) == 5 &&
-		    ino == st.st_ino && makedev(maj, mn) == st.st_dev)
-			fn(c, lo, hi);
+		if (sscanf(line, "%lx-%lx %*s %llx %x:%x %lu", &lo, &hi, &pgoff, &maj, &mn, &ino) ==
+			6 &&
+		    ino == st.st_ino && makedev(maj, mn) == st.st_dev) {
+			m = (struct cache_vma){lo, hi, pgoff};
+			fn(c, &m, arg);
+		}
 	fclose(f);
 }
 
-static void cache_unmap_range(struct cache *c, uintptr_t lo, uintptr_t hi)
+static void cache_unmap_range(struct cache *c, const struct cache_vma *m, void *arg)
 {
 	(void)c;
-	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	(void)arg;
+	madvise((void *)m->lo, m->hi - m->lo, MADV_DONTNEED);
 }
 
-static void cache_note_map(struct cache *c, uintptr_t lo, uintptr_t hi)
+/* Notes the mapping that holds address *arg. Caller holds map_lock. */
+static void cache_note_map(struct cache *c, const struct cache_vma *m, void *arg)
 {
-	atomic_store(&c->map_lo, lo);
-	atomic_store(&c->map_hi, hi);
+	uintptr_t at = *(const uintptr_t *)arg;
+
+	if (at >= m->lo && at < m->hi) {
+		c->map_lo = m->lo;
+		c->map_hi = m->hi;
+		c->map_pgoff = m->pgoff;
+	}
+}
+
+void cache_forget_map(struct cache *c)
+{
+	pthread_mutex_lock(&c->map_lock);
+	c->map_lo = c->map_hi = 0;
+	pthread_mutex_unlock(&c->map_lock);
 }
 
 /* Pages a view touched stay mapped, and count in this process's RSS, although
@@ -70,28 +97,73 @@ void cache_trim_map(struct cache *c, size_t len)
 	if (atomic_fetch_add(&c->view_bytes, len) + len < CACHE_TRIM_BYTES)
 		return;
 	atomic_store(&c->view_bytes, 0);
-	cache_maps_foreach(c, cache_unmap_range);
+	cache_maps_foreach(c, cache_unmap_range, NULL);
 }
 
-/* Locates a value (a pointer into the map, under an open txn, so the map
- * cannot move) in data.mdb: 0 with *off, or -1. A stale map_lo/hi can only
- * make advice miss or hit the wrong pages: never a correctness issue, since
- * clean pages are re-read on demand and dirty ones are never dropped. */
+/* Locates a value (a pointer into the map, under an open txn) in data.mdb:
+ * 0 with *off, or -1. Exact: the map moves only in cache_remap, which runs
+ * with no txn open and forgets the noted mapping, and the offset comes from
+ * the same /proc/self/maps line as the range that holds the value. */
 static int cache_value_off(struct cache *c, const void *data, size_t len, uint64_t *off)
 {
-	uintptr_t lo = (uintptr_t)data, hi = lo + len, mlo, mhi;
+	uintptr_t lo = (uintptr_t)data, hi = lo + len;
+	int rc = -1;
 
-	mlo = atomic_load(&c->map_lo);
-	mhi = atomic_load(&c->map_hi);
-	if (lo < mlo || hi > mhi) {
-		cache_maps_foreach(c, cache_note_map);
-		mlo = atomic_load(&c->map_lo);
-		mhi = atomic_load(&c->map_hi);
-		if (lo < mlo || hi > mhi)
-			return -1;
+	pthread_mutex_lock(&c->map_lock);
+	if (lo < c->map_lo || hi > c->map_hi)
+		cache_maps_foreach(c, cache_note_map, &lo);
+	if (lo >= c->map_lo && hi <= c->map_hi) {
+		*off = c->map_pgoff + (lo - c->map_lo);
+		rc = 0;
 	}
-	*off = lo - mlo;
-	return 0;
+	pthread_mutex_unlock(&c->map_lock);
+	return rc;
+}
+
+/* O_DIRECT wants the file offset, length and buffer aligned; 4096 suits
+ * every block device. A filesystem that wants more fails with EINVAL, and
+ * direct reads are then turned off for good. */
+#define CACHE_DIO_ALIGN 4096u
+
+bool cache_reads_direct(struct cache *c)
+{
+	return c && atomic_load_explicit(&c->direct_ok, memory_order_relaxed);
+}
+
+ssize_t cache_view_pread(struct cache *c, const struct cache_view *v, size_t from, size_t len,
+			 void *buf, size_t cap)
+{
+	const uint64_t a = CACHE_DIO_ALIGN;
+	uint64_t off, lo, hi, done = 0;
+	ssize_t n;
+
+	if (!cache_reads_direct(c) || !v->cold || !len || from > v->len || len > v->len - from ||
+	    ((uintptr_t)buf & (a - 1)) || cache_value_off(c, v->data, v->len, &off))
+		return -ENOTSUP;
+	lo = (off + from) & ~(a - 1);
+	hi = (off + from + len + a - 1) & ~(a - 1);
+	if (hi - lo > cap)
+		return -ENOBUFS;
+	while (lo + done < hi) {
+		n = pread(c->direct_fd, (char *)buf + done, (size_t)(hi - lo - done),
+			  (off_t)(lo + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && done == 0) {
+			if (atomic_exchange(&c->direct_ok, false))
+				log_warn("cache: %s: O_DIRECT reads rejected (%s); reading through "
+					 "the page cache",
+					 c->dir, strerror(errno));
+			return -ENOTSUP;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0 ||
+		    n % (ssize_t)a) /* never short within the file: values end inside it */
+			return -EIO;
+		done += (uint64_t)n;
+	}
+	return (ssize_t)(off + from - lo);
 }
 
 /* The whole pages of data.mdb a value occupies (overflow pages hold only that
@@ -192,7 +264,7 @@ static void cache_advise_view(struct cache *c, const struct cache_view *v, void 
 /* Without read-around, each first touch of a view's page would read that page
  * alone: when its first page is not in memory, read the block and what follows
  * (one request, so the device gets large reads). */
-void cache_view_advise(struct cache *c, struct cache_view *v)
+void cache_view_advise(struct cache *c, struct cache_view *v, unsigned flags)
 {
 	struct cache_range r;
 	unsigned char res = 1;
@@ -201,6 +273,8 @@ void cache_view_advise(struct cache *c, struct cache_view *v)
 	if (cache_value_pages(c, v, &lo, &r) || mincore((void *)lo, 1, &res) || (res & 1))
 		return;
 	v->cold = true;
+	if (flags & CACHE_VIEW_DIRECT)
+		return; /* the caller reads it with cache_view_pread */
 	posix_fadvise(c->data_fd, (off_t)r.off, (off_t)(r.len + CACHE_AROUND), POSIX_FADV_WILLNEED);
 }
 

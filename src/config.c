@@ -57,6 +57,8 @@ const struct config_keydef config_keys[CONFIG_NKEYS] = {
 			    "let other users read the mount"},
     [CONFIG_MAX_THREADS] = {"max_threads", NULL, NULL, CONFIG_T_INT, false, true, 1, 1024,
 			    "FUSE worker threads at most"},
+    [CONFIG_DIRECT_READS] = {"direct_reads", NULL, NULL, CONFIG_T_BOOL, false, true, 0, 0,
+			     "read cached blocks not in memory with O_DIRECT"},
 };
 
 const char *config_intern(struct config *c, const char *s)
@@ -129,6 +131,7 @@ void config_init(struct config *c)
 	config_default(c, CONFIG_READ_AHEAD_KB, "4096");
 	config_default(c, CONFIG_ALLOW_OTHER, "false");
 	config_default(c, CONFIG_MAX_THREADS, "10");
+	config_default(c, CONFIG_DIRECT_READS, "true");
 }
 
 int config_key_find(const char *name)

@@ -69,6 +69,7 @@ enum config_key {
 	CONFIG_READ_AHEAD_KB, /* mount only */
 	CONFIG_ALLOW_OTHER,   /* mount only */
 	CONFIG_MAX_THREADS,   /* mount only */
+	CONFIG_DIRECT_READS,  /* mount only */
 	CONFIG_NKEYS
 };
 

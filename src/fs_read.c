@@ -1,4 +1,9 @@
-/* fs_read: open, read (zero-copy from the cache where possible), readahead, release. */
+/* fs_read: open, read (zero-copy from the cache where possible), readahead, release.
+ *
+ * A cached block already in memory is replied straight from LMDB's map. One
+ * that is not is read from disk with O_DIRECT into this thread's buffer
+ * (store_block_pread): a model load then puts one copy in memory (the
+ * mount's), not two, and the CPU touches no freshly read cache pages. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -133,6 +138,18 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* With direct reads a cached leaf is read when asked for, not ahead: reading
+ * it into the page cache first would only read it twice. */
+static void fs_prefetch(struct fstree *t, const struct cid *leaf, int prio)
+{
+	struct store *s = fstree_store(t);
+
+	if (store_reads_direct(s))
+		store_prefetch_remote(s, leaf, prio);
+	else
+		store_prefetch(s, leaf, prio);
+}
+
 /* Grow the window on sequential access and prefetch whole leaves ahead. */
 static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size)
 {
@@ -155,7 +172,7 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 			return;
 		for (i = 0; i < n; i++)
 			if (!ext[i].inline_data)
-				store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_READAHEAD);
+				fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_READAHEAD);
 		from = ext[n - 1].file_off + ext[n - 1].len;
 	}
 }
@@ -192,6 +209,33 @@ static void drops_advance(struct fstree *t, struct fh *h, const struct fh_drop *
 		store_drop_pages(fstree_store(t), &out[i].leaf);
 }
 
+#define FS_DBUF_CAP ((1u << 20) + FS_MAX_EXTENTS * 8192u) /* a request, aligned per extent */
+
+static pthread_key_t fs_dbuf_key;
+static pthread_once_t fs_dbuf_once = PTHREAD_ONCE_INIT;
+
+static void fs_dbuf_key_init(void)
+{
+	if (pthread_key_create(&fs_dbuf_key, free))
+		log_warn("direct reads: no thread key; reading through the page cache");
+}
+
+/* This thread's buffer for direct reads, FS_DBUF_CAP bytes, freed when the
+ * thread exits; NULL if it cannot be had (the map is used instead). */
+static char *fs_dbuf(void)
+{
+	void *p;
+
+	pthread_once(&fs_dbuf_once, fs_dbuf_key_init);
+	p = pthread_getspecific(fs_dbuf_key);
+	if (!p && posix_memalign(&p, 4096, FS_DBUF_CAP) == 0 &&
+	    pthread_setspecific(fs_dbuf_key, p)) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
 /* Zero-copy when every extent is a raw leaf; otherwise read into a buffer. */
 static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t off, size_t size,
 			struct errbuf *e)
@@ -203,8 +247,12 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 	struct store_get_opts o;
 	bool seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
 	int n, i, ndone = 0, got = 0, rc = 0;
+	char *dbuf = store_reads_direct(fstree_store(t)) ? fs_dbuf() : NULL;
+	size_t dused = 0;
+	ssize_t at;
 
 	fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
+	o.direct = dbuf != NULL;
 	n = dag_file_extents(h->df, off, size, ext, FS_MAX_EXTENTS, &o, e);
 	if (n < 0)
 		return n;
@@ -212,7 +260,7 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 		if (ext[i].inline_data || ext[i].leaf.codec != CID_CODEC_RAW)
 			return 1; /* caller falls back to copying */
 	for (i = 1; i < n; i++)	  /* start the other fetches before waiting on the first */
-		store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
+		fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_DEMAND);
 	for (got = 0; got < n && rc == 0; got++)
 		rc = store_get(fstree_store(t), &ext[got].leaf, &o, &blk[got], e);
 	if (rc < 0) {
@@ -230,14 +278,28 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 				     cid_str(&ext[i].leaf));
 			goto out;
 		}
-		if (!seq)
-			store_block_readaround(fstree_store(t), &blk[i]);
 		iov[i].iov_base = (char *)blk[i].data + ext[i].leaf_data_off + start;
 		iov[i].iov_len = stop - start;
+		at = dbuf
+			 ? store_block_pread(fstree_store(t), &blk[i], ext[i].leaf_data_off + start,
+					     stop - start, dbuf + dused, FS_DBUF_CAP - dused)
+			 : -ENOTSUP;
+		if (at >= 0) { /* read from disk into dbuf: no page cache to read around or drop */
+			iov[i].iov_base = dbuf + dused + at;
+			dused += ((size_t)at + iov[i].iov_len + 4095) & ~(size_t)4095;
+			continue;
+		}
+		if (at != -ENOTSUP && at != -ENOBUFS) {
+			rc = err_set(e, (int)at, "leaf %s: reading the cache: %s",
+				     cid_str(&ext[i].leaf), strerror((int)-at));
+			goto out;
+		}
+		if (!seq)
+			store_block_readaround(fstree_store(t), &blk[i]);
 		if (seq && stop == ext[i].len)
 			done[ndone++] = (struct fh_drop){ext[i].leaf, ext[i].file_off + ext[i].len};
 	}
-	fuse_reply_iov(req, iov, n); /* one writev straight from the cache's map */
+	fuse_reply_iov(req, iov, n); /* one writev from the cache's map and dbuf */
 	drops_advance(t, h, done, ndone, off);
 out:
 	for (i = 0; i < got; i++)

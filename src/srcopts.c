@@ -244,6 +244,7 @@ int srcopts_finish(struct srcopts *o, struct errbuf *e)
 			       ? NULL
 			       : config_str(c, CONFIG_CACHE_DIR);
 	o->cfg.cache.max_bytes = config_size(c, CONFIG_CACHE_SIZE);
+	o->cfg.cache.direct_reads = config_bool(c, CONFIG_DIRECT_READS);
 	o->log_level = config_level(c);
 	if (c->ent[CONFIG_LOG_LEVEL].layer != CONFIG_DEFAULT)
 		log_init(NULL, o->log_level, 0);

@@ -455,8 +455,13 @@ static int store_wait(struct store *s, struct store_flight *f, const struct stor
 /* Hand a finished flight's result to one waiter: a reference to the flight's
  * bytes (no copy), else a cache view. -EAGAIN: the block left the cache
  * between the put and this view; the caller retries. */
+static unsigned store_vflags(const struct store_get_opts *o)
+{
+	return o && o->direct ? CACHE_VIEW_DIRECT : 0;
+}
+
 static int store_deliver(struct store *s, struct store_flight *f, struct store_block *b,
-			 struct errbuf *e)
+			 unsigned vflags, struct errbuf *e)
 {
 	if (f->status)
 		return err_set(e, f->status, "%s", f->why[0] ? f->why : strerror(-f->status));
@@ -470,7 +475,7 @@ static int store_deliver(struct store *s, struct store_flight *f, struct store_b
 	pthread_mutex_unlock(&s->lock);
 	if (b->flight)
 		return 0;
-	if (f->cached && s->cache && cache_view_get(s->cache, &f->cid, &b->view) == 0) {
+	if (f->cached && s->cache && cache_view_get(s->cache, &f->cid, &b->view, vflags) == 0) {
 		b->data = b->view.data;
 		b->len = b->view.len;
 		b->from_cache = 1;
@@ -502,7 +507,7 @@ static int store_get_remote(struct store *s, const struct cid *cid, const struct
 			return rc == 1 ? 0 : err_set(e, rc, "out of memory");
 		rc = store_wait(s, f, o, e);
 		if (!rc)
-			rc = store_deliver(s, f, b, e);
+			rc = store_deliver(s, f, b, store_vflags(o), e);
 		store_leave(s, f);
 		if (rc != -EAGAIN)
 			return rc;
@@ -512,8 +517,8 @@ static int store_get_remote(struct store *s, const struct cid *cid, const struct
 
 /* Identity, cache, memory, CAR. 1 found, 0 not found locally, -errno. *car_rc
  * receives a CAR failure other than "absent". */
-static int store_get_local(struct store *s, const struct cid *cid, struct store_block *b,
-			   int *car_rc, struct errbuf *e)
+static int store_get_local(struct store *s, const struct cid *cid, unsigned vflags,
+			   struct store_block *b, int *car_rc, struct errbuf *e)
 {
 	uint8_t *data;
 	size_t len;
@@ -534,7 +539,7 @@ static int store_get_local(struct store *s, const struct cid *cid, struct store_
 	if (rc == 0)
 		return err_set(e, -ENOTSUP, "unsupported multihash 0x%llx",
 			       (unsigned long long)cid->mh_code);
-	if (s->cache && cache_view_get(s->cache, cid, &b->view) == 0) {
+	if (s->cache && cache_view_get(s->cache, cid, &b->view, vflags) == 0) {
 		b->data = b->view.data;
 		b->len = b->view.len;
 		b->from_cache = 1;
@@ -595,7 +600,7 @@ int store_get(struct store *s, const struct cid *cid, const struct store_get_opt
 	memset(b, 0, sizeof(*b));
 	le.msg[0] = '\0';
 	STORE_INC(s, gets);
-	rc = store_get_local(s, cid, b, &car_rc, &car_e);
+	rc = store_get_local(s, cid, store_vflags(o), b, &car_rc, &car_e);
 	if (rc < 0)
 		le = car_e;
 	else if (rc == 0 && s->fetch)
@@ -642,13 +647,13 @@ void store_drop_pages(struct store *s, const struct cid *cid)
 		cache_drop(s->cache, cid);
 }
 
-int store_prefetch(struct store *s, const struct cid *cid, int prio)
+static int store_prefetch_as(struct store *s, const struct cid *cid, int prio, bool advise)
 {
 	uint64_t h = cid_hash(cid);
 	struct store_flight *f = NULL;
 	int rc;
 
-	if (s->cache && cache_advise(s->cache, cid) == 0)
+	if (advise && s->cache && cache_advise(s->cache, cid) == 0)
 		return 0; /* cached: only start reading it from disk */
 	if (store_has_local(s, cid))
 		return 0;
@@ -667,6 +672,27 @@ int store_prefetch(struct store *s, const struct cid *cid, int prio)
 	if (f)
 		store_launch(s, f, prio);
 	return rc;
+}
+
+int store_prefetch(struct store *s, const struct cid *cid, int prio)
+{
+	return store_prefetch_as(s, cid, prio, true);
+}
+
+int store_prefetch_remote(struct store *s, const struct cid *cid, int prio)
+{
+	return store_prefetch_as(s, cid, prio, false);
+}
+
+bool store_reads_direct(struct store *s)
+{
+	return cache_reads_direct(s->cache);
+}
+
+ssize_t store_block_pread(struct store *s, const struct store_block *b, size_t from, size_t len,
+			  void *buf, size_t cap)
+{
+	return b->from_cache ? cache_view_pread(s->cache, &b->view, from, len, buf, cap) : -ENOTSUP;
 }
 
 int store_has_local(struct store *s, const struct cid *cid)

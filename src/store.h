@@ -64,6 +64,8 @@ struct store_get_opts {
 	int (*interrupted)(void *ctx); /* may be NULL; non-zero → give up with -EINTR */
 	void *ictx;
 	bool until_cached; /* return only after the cache put of a fetched block */
+	bool direct;	   /* a cached block not in memory is left on disk: the
+			    * caller reads it with store_block_pread */
 };
 
 /* Blocking get. Returns 0 with *b filled; -ENOENT (no source has it),
@@ -72,6 +74,12 @@ struct store_get_opts {
 int store_get(struct store *s, const struct cid *cid, const struct store_get_opts *o,
 	      struct store_block *b, struct errbuf *e);
 void store_block_release(struct store *s, struct store_block *b);
+/* True if the cache can serve store_block_pread (see cache_reads_direct). */
+bool store_reads_direct(struct store *s);
+/* cache_view_pread of a block got with opts.direct: -ENOTSUP unless it came
+ * from the cache and was not in memory (then use b->data as usual). */
+ssize_t store_block_pread(struct store *s, const struct store_block *b, size_t from, size_t len,
+			  void *buf, size_t cap);
 /* For a random reader: if b came from the cache and was not in memory, also
  * read its neighbours in the cache file (cache_view_readaround). */
 void store_block_readaround(struct store *s, const struct store_block *b);
@@ -83,6 +91,9 @@ void store_drop_pages(struct store *s, const struct cid *cid);
  * pages are read from disk in the background so the coming read is warm).
  * Returns 0 if queued or present, -errno if it cannot be queued. */
 int store_prefetch(struct store *s, const struct cid *cid, int prio);
+/* store_prefetch that leaves a cached block on disk, for readers using
+ * store_block_pread: it would only read the block a second time. */
+int store_prefetch_remote(struct store *s, const struct cid *cid, int prio);
 
 /* 1 if the block is in the cache or a CAR (no network), 0 otherwise. */
 int store_has_local(struct store *s, const struct cid *cid);

@@ -20,7 +20,8 @@ CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # any valid
 CID2 = "QmWATWQ7fVPP2EFGu71UkfnqhYXDYH566qy47CnJDgvs8u"
 SETTINGS = ["api", "gateway", "car", "offline", "no_cache", "cache_dir", "cache_size", "timeout",
             "connect_timeout", "stall_timeout", "max_inflight", "max_per_source", "retries",
-            "ca_file", "log_level", "read_ahead_kb", "allow_other", "max_threads"]
+            "ca_file", "log_level", "read_ahead_kb", "allow_other", "max_threads",
+            "direct_reads"]
 
 
 # ---- running mpack config ----

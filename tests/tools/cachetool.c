@@ -71,7 +71,7 @@ static int writer_read(struct cache *c, const struct cid *cid)
 {
 	struct cache_view v;
 	struct errbuf e;
-	int rc = cache_view_get(c, cid, &v);
+	int rc = cache_view_get(c, cid, &v, 0);
 
 	if (rc == -ENOENT)
 		return 0;
@@ -180,7 +180,7 @@ static int bench(const char *dir, int mib)
 		for (int i = 0; i < mib; i++) {
 			struct cache_view v;
 
-			if (cache_view_get(c, &cids[i], &v))
+			if (cache_view_get(c, &cids[i], &v, 0))
 				return 2;
 			sum += v.data[r * 4096 % len];
 			cache_view_release(c, &v);
@@ -189,7 +189,7 @@ static int bench(const char *dir, int mib)
 	for (int i = 0; i < mib; i++) {
 		struct cache_view v;
 
-		if (cache_view_get(c, &cids[i], &v))
+		if (cache_view_get(c, &cids[i], &v, 0))
 			return 2;
 		for (size_t j = 0; j < len; j += 64)
 			sum += v.data[j];
