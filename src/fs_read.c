@@ -1,9 +1,11 @@
 /* fs_read: open, read (zero-copy from the cache where possible), readahead, release.
  *
- * A cached block already in memory is replied straight from LMDB's map. One
- * that is not is read from disk with O_DIRECT into this thread's buffer
- * (store_block_pread): a model load then puts one copy in memory (the
- * mount's), not two, and the CPU touches no freshly read cache pages. */
+ * A cached block already in memory is replied straight from LMDB's map. For a
+ * sequential reader, one that is not is read from disk with O_DIRECT into this
+ * thread's buffer (store_block_pread): a model load then puts one copy in
+ * memory (the mount's), not two, and the CPU touches no freshly read cache
+ * pages. A random reader's go through the map, whose read-around serves the
+ * small requests that follow (a 4 KiB request read directly is a disk read). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -247,20 +249,25 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 	struct store_get_opts o;
 	bool seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
 	int n, i, ndone = 0, got = 0, rc = 0;
-	char *dbuf = store_reads_direct(fstree_store(t)) ? fs_dbuf() : NULL;
+	/* a sequential reader's requests are large and read once: direct; a random
+	 * reader's are small, and the read-around of the map serves its next ones */
+	char *dbuf = seq && store_reads_direct(fstree_store(t)) ? fs_dbuf() : NULL;
 	size_t dused = 0;
 	ssize_t at;
 
 	fs_get_opts(req, FETCH_PRIO_DEMAND, &o);
-	o.direct = dbuf != NULL;
 	n = dag_file_extents(h->df, off, size, ext, FS_MAX_EXTENTS, &o, e);
 	if (n < 0)
 		return n;
+	o.direct = dbuf != NULL; /* for the leaves only: dag-pb nodes are read from the map */
 	for (i = 0; i < n; i++)
 		if (ext[i].inline_data || ext[i].leaf.codec != CID_CODEC_RAW)
 			return 1; /* caller falls back to copying */
 	for (i = 1; i < n; i++)	  /* start the other fetches before waiting on the first */
-		fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_DEMAND);
+		if (dbuf)
+			store_prefetch_remote(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
+		else
+			store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
 	for (got = 0; got < n && rc == 0; got++)
 		rc = store_get(fstree_store(t), &ext[got].leaf, &o, &blk[got], e);
 	if (rc < 0) {

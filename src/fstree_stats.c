@@ -27,6 +27,7 @@ static void store_json(struct jsonw *w, struct store *s)
 	jw_ku64(w, "not_found", st.not_found);
 	jw_ku64(w, "interrupted", st.interrupted);
 	jw_ku64(w, "singleflight_joins", st.singleflight_joins);
+	jw_ku64(w, "direct_bytes", st.direct_bytes);
 	jw_ku64(w, "in_flight", (uint64_t)(st.in_flight > 0 ? st.in_flight : 0));
 	jw_obj_end(w);
 }

@@ -692,7 +692,12 @@ bool store_reads_direct(struct store *s)
 ssize_t store_block_pread(struct store *s, const struct store_block *b, size_t from, size_t len,
 			  void *buf, size_t cap)
 {
-	return b->from_cache ? cache_view_pread(s->cache, &b->view, from, len, buf, cap) : -ENOTSUP;
+	ssize_t at =
+	    b->from_cache ? cache_view_pread(s->cache, &b->view, from, len, buf, cap) : -ENOTSUP;
+
+	if (at >= 0)
+		STORE_ADD(s, direct_bytes, len);
+	return at;
 }
 
 int store_has_local(struct store *s, const struct cid *cid)

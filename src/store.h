@@ -105,6 +105,7 @@ struct store_stats {
 	uint64_t gets, cache_hits, car_hits, fetched, fetched_bytes, verify_failures;
 	uint64_t errors, timeouts, not_found, interrupted;
 	uint64_t singleflight_joins;
+	uint64_t direct_bytes; /* bytes read with store_block_pread */
 	int in_flight;
 };
 void store_stats_get(struct store *s, struct store_stats *st);
