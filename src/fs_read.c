@@ -140,16 +140,14 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* With direct reads a cached leaf is read when asked for, not ahead: reading
- * it into the page cache first would only read it twice. */
-static void fs_prefetch(struct fstree *t, const struct cid *leaf, int prio)
+/* A reader served by direct reads reads a cached leaf when it asks for it, not
+ * ahead: reading it into the page cache first would only read it twice. */
+static void fs_prefetch(struct fstree *t, const struct cid *leaf, int prio, bool direct)
 {
-	struct store *s = fstree_store(t);
-
-	if (store_reads_direct(s))
-		store_prefetch_remote(s, leaf, prio);
+	if (direct)
+		store_prefetch_remote(fstree_store(t), leaf, prio);
 	else
-		store_prefetch(s, leaf, prio);
+		store_prefetch(fstree_store(t), leaf, prio);
 }
 
 /* Grow the window on sequential access and prefetch whole leaves ahead. */
@@ -158,6 +156,7 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 	struct store_get_opts o = {.prio = FETCH_PRIO_READAHEAD};
 	struct dag_extent ext[FS_MAX_EXTENTS];
 	uint64_t end = off + size, from, to, window, fsize = dag_file_size(h->df);
+	bool direct = store_reads_direct(fstree_store(t)); /* the stream is sequential */
 	int n, i;
 
 	pthread_mutex_lock(&h->lock);
@@ -174,7 +173,7 @@ static void ra_advance(struct fstree *t, struct fh *h, uint64_t off, size_t size
 			return;
 		for (i = 0; i < n; i++)
 			if (!ext[i].inline_data)
-				fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_READAHEAD);
+				fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_READAHEAD, direct);
 		from = ext[n - 1].file_off + ext[n - 1].len;
 	}
 }
@@ -214,11 +213,13 @@ static void drops_advance(struct fstree *t, struct fh *h, const struct fh_drop *
 #define FS_DBUF_CAP ((1u << 20) + FS_MAX_EXTENTS * 8192u) /* a request, aligned per extent */
 
 static pthread_key_t fs_dbuf_key;
+static bool fs_dbuf_key_ok;
 static pthread_once_t fs_dbuf_once = PTHREAD_ONCE_INIT;
 
 static void fs_dbuf_key_init(void)
 {
-	if (pthread_key_create(&fs_dbuf_key, free))
+	fs_dbuf_key_ok = pthread_key_create(&fs_dbuf_key, free) == 0;
+	if (!fs_dbuf_key_ok)
 		log_warn("direct reads: no thread key; reading through the page cache");
 }
 
@@ -229,6 +230,8 @@ static char *fs_dbuf(void)
 	void *p;
 
 	pthread_once(&fs_dbuf_once, fs_dbuf_key_init);
+	if (!fs_dbuf_key_ok)
+		return NULL;
 	p = pthread_getspecific(fs_dbuf_key);
 	if (!p && posix_memalign(&p, 4096, FS_DBUF_CAP) == 0 &&
 	    pthread_setspecific(fs_dbuf_key, p)) {
@@ -264,10 +267,7 @@ static int read_extents(fuse_req_t req, struct fstree *t, struct fh *h, uint64_t
 		if (ext[i].inline_data || ext[i].leaf.codec != CID_CODEC_RAW)
 			return 1; /* caller falls back to copying */
 	for (i = 1; i < n; i++)	  /* start the other fetches before waiting on the first */
-		if (dbuf)
-			store_prefetch_remote(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
-		else
-			store_prefetch(fstree_store(t), &ext[i].leaf, FETCH_PRIO_DEMAND);
+		fs_prefetch(t, &ext[i].leaf, FETCH_PRIO_DEMAND, dbuf != NULL);
 	for (got = 0; got < n && rc == 0; got++)
 		rc = store_get(fstree_store(t), &ext[got].leaf, &o, &blk[got], e);
 	if (rc < 0) {

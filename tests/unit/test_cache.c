@@ -1114,7 +1114,7 @@ static struct cache *open_direct(const char *dir, bool direct)
 	return c;
 }
 
-/* 0 if cache_view_pread of [from, from+len) of block (seed, idx) gives its bytes. */
+/* 0 if cache_view_pread of [from, from+len) of v gives want's bytes there. */
 static int pread_matches(struct cache *c, const struct cache_view *v, const uint8_t *want,
 			 size_t from, size_t len)
 {
