@@ -274,9 +274,11 @@ static int wait_maintained(struct cache *c, int ms)
 }
 
 /* Fills a 10-block cache, reads `a`, flushes touches by `how`, adds one: b must
- * go. how 0: cache_maintain; 1: half a queue of touches wakes the maintenance
- * thread (within 300 ms, before its first round a second after open); 2: that
- * once-a-second round, with nothing called. */
+ * go. how 0: cache_maintain; 1: the touch that fills half the queue wakes the
+ * maintenance thread (within 300 ms, before its first round a second after
+ * open); 2: that once-a-second round, with nothing called. In case 1 the kick
+ * comes with the last touch: one more could land after the thread's flush and
+ * wait for the next round. */
 static void lru_case(int how)
 {
 	struct cache *c = open_cache(new_dir(), 10 * 1000, false);
@@ -294,7 +296,7 @@ static void lru_case(int how)
 		struct cid j;
 
 		make_block(3, 9, buf, 1000, &j);
-		for (i = 0; i < CACHE_TOUCH_BATCH / 2; i++)
+		for (i = 1; i < CACHE_TOUCH_BATCH / 2; i++)
 			CHECK_EQ_INT(view_matches(c, &j, buf, 1000), 0);
 	}
 	if (how)
