@@ -736,6 +736,11 @@ bool cache_is_pinned(struct cache *c, const struct cid *block)
 
 /* ---- stats, maintenance ---- */
 
+const char *cache_path(const struct cache *c)
+{
+	return c->dir;
+}
+
 int cache_stats_get(struct cache *c, struct cache_stats *s)
 {
 	struct cache_totals t;

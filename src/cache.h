@@ -174,6 +174,9 @@ struct cache_stats {
 };
 int cache_stats_get(struct cache *c, struct cache_stats *s);
 
+/* The cache's directory (borrowed until cache_close). */
+const char *cache_path(const struct cache *c);
+
 /* Default directory: $XDG_CACHE_HOME/mpackfs, else $HOME/.cache/mpackfs, and
  * /var/cache/mpackfs for root. Writes into buf; returns buf. */
 const char *cache_default_dir(char *buf, size_t cap);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "filecopy.h"
 #include "jsonw.h"
 #include "progress.h"
 
@@ -37,7 +38,7 @@ static void cc_usage(FILE *f)
 	    "          (--cache-size, default 20G) or to --target SIZE\n"
 	    "  scrub   hash every cached block again; remove the ones that do not match\n"
 	    "          (they are fetched again when next needed) and list them\n"
-	    "  clear   remove every block, pin and pack; needs --yes\n\n"
+	    "  clear   remove every block, pin, pack and file copy; needs --yes\n\n"
 	    "  --json      one JSON object:\n"
 	    "              stats {\"dir\",\"blocks\",\"bytes\",\"max_bytes\",\"pinned_blocks\",\n"
 	    "                "
@@ -85,19 +86,23 @@ static int cc_root(void *ctx, const struct cid *root)
 
 static int cc_stats(struct cc *cc)
 {
-	char a[24], b[24], d[24];
+	char a[24], b[24], d[24], f[24], cdir[4096];
 	struct cache_stats st;
+	uint64_t copies = 0;
 	int rc = cache_stats_get(cc->c, &st);
 
 	if (rc)
 		return rc;
+	if (filecopy_dir(cc->dir, cdir, sizeof(cdir)) == 0)
+		copies = filecopy_bytes(cdir);
 	if (!cc->json) {
 		printf("cache    %s\nblocks   %" PRIu64 "\nbytes    %" PRIu64 " (%s)\n"
 		       "max      %" PRIu64 " (%s)\npinned   %" PRIu64 " blocks\nfile     %" PRIu64
-		       " (%s)\n",
+		       " (%s)\ncopies   %" PRIu64 " (%s)\n",
 		       cc->dir, st.blocks, st.bytes, progress_bytes(st.bytes, a, sizeof(a)),
 		       st.max_bytes, progress_bytes(st.max_bytes, b, sizeof(b)), st.pinned_blocks,
-		       st.file_bytes, progress_bytes(st.file_bytes, d, sizeof(d)));
+		       st.file_bytes, progress_bytes(st.file_bytes, d, sizeof(d)), copies,
+		       progress_bytes(copies, f, sizeof(f)));
 		rc = cache_packs_foreach(cc->c, cc_pack, cc);
 		return rc ? rc : cache_pins_foreach(cc->c, cc_root, cc);
 	}
@@ -108,6 +113,7 @@ static int cc_stats(struct cc *cc)
 	jw_ku64(&cc->w, "max_bytes", st.max_bytes);
 	jw_ku64(&cc->w, "pinned_blocks", st.pinned_blocks);
 	jw_ku64(&cc->w, "file_bytes", st.file_bytes);
+	jw_ku64(&cc->w, "copy_bytes", copies);
 	jw_key(&cc->w, "packs");
 	jw_arr(&cc->w);
 	rc = cache_packs_foreach(cc->c, cc_pack, cc);
@@ -192,11 +198,14 @@ static int cc_scrub(struct cc *cc)
 
 static int cc_clear(struct cc *cc)
 {
-	int rc = cache_clear(cc->c);
+	char cdir[4096];
+	int rc = cache_clear(cc->c), n = 0;
 
+	if (!rc && filecopy_dir(cc->dir, cdir, sizeof(cdir)) == 0 && (n = filecopy_clear(cdir)) < 0)
+		fprintf(stderr, "mpack cache: %s: %s\n", cdir, strerror(-n));
 	if (!rc)
 		printf("cleared %s\n", cc->dir);
-	return rc;
+	return rc ? rc : (n < 0 ? n : 0);
 }
 
 /* ---- arguments, main ---- */

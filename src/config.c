@@ -59,6 +59,8 @@ const struct config_keydef config_keys[CONFIG_NKEYS] = {
 			    "FUSE worker threads at most"},
     [CONFIG_DIRECT_READS] = {"direct_reads", NULL, NULL, CONFIG_T_BOOL, false, true, 0, 0,
 			     "read cached blocks not in memory with O_DIRECT"},
+    [CONFIG_PASSTHROUGH] = {"passthrough", NULL, NULL, CONFIG_T_BOOL, false, true, 0, 0,
+			    "let the kernel read fully cached files from verified copies"},
 };
 
 const char *config_intern(struct config *c, const char *s)
@@ -132,6 +134,7 @@ void config_init(struct config *c)
 	config_default(c, CONFIG_ALLOW_OTHER, "false");
 	config_default(c, CONFIG_MAX_THREADS, "10");
 	config_default(c, CONFIG_DIRECT_READS, "true");
+	config_default(c, CONFIG_PASSTHROUGH, "true");
 }
 
 int config_key_find(const char *name)

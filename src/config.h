@@ -70,6 +70,7 @@ enum config_key {
 	CONFIG_ALLOW_OTHER,   /* mount only */
 	CONFIG_MAX_THREADS,   /* mount only */
 	CONFIG_DIRECT_READS,  /* mount only */
+	CONFIG_PASSTHROUGH,   /* mount only */
 	CONFIG_NKEYS
 };
 

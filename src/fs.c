@@ -310,6 +310,8 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 	fs_holder.tree = t;
 	fs_holder.mountpoint = o->mountpoint;
 	fs_holder.read_ahead_kb = o->read_ahead_kb;
+	if (o->passthrough)
+		fs_pt_install(se, t);
 	log_info("mounted on %s", o->mountpoint);
 	if (o->single_thread) {
 		rc = fuse_session_loop(se);
@@ -322,6 +324,7 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 		fuse_loop_cfg_destroy(lc);
 	}
 	rc = rc < 0 ? 1 : 0;
+	fs_pt_stop();
 	fs_handles_free();
 	log_info("unmounting %s", o->mountpoint);
 	o->stop(o->ctx, t);

@@ -34,6 +34,21 @@ struct fs_handle {
 void fs_handle_track(struct fs_handle *h, void (*free_fn)(struct fs_handle *h));
 void fs_handle_untrack(struct fs_handle *h);
 
+/* Passthrough (fs_pt.c). install: take over the session's I/O to negotiate
+ * it at INIT and start the copy worker; before the loop. -errno if it cannot
+ * (the mount then works without). stop: end the worker; after the loop. */
+int fs_pt_install(struct fuse_session *se, struct fstree *t);
+void fs_pt_stop(void);
+/* Every read request calls this: copies wait for the mount to be idle. */
+void fs_pt_note_read(void);
+/* For an open of n (size bytes): > 0 is the backing id to reply with
+ * (fs_pt_reply_open), 0 a cached open. *counted: call fs_pt_end on release,
+ * with passthrough = (result > 0). */
+int fs_pt_begin(struct fsn *n, uint64_t size, bool *counted);
+void fs_pt_end(struct fsn *n, bool passthrough);
+/* fuse_reply_open, for passthrough if backing_id > 0. */
+void fs_pt_reply_open(fuse_req_t req, struct fuse_file_info *fi, int backing_id);
+
 /* Once per mount, after INIT: raise the mount's readahead. */
 void fs_tune_readahead(void);
 

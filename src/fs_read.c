@@ -41,6 +41,8 @@ struct fh {
 	struct rastream ra;		   /* is the reader sequential; its window */
 	uint64_t ra_end;		   /* prefetch issued up to here */
 	atomic_bool seq;		   /* the reader looks sequential (window open) */
+	bool pt_counted;		   /* fs_pt_begin counted this open */
+	bool pt;			   /* served from the file's copy by the kernel */
 	struct fh_drop drops[FS_DROP_MAX]; /* oldest first */
 	unsigned ndrops;
 };
@@ -80,7 +82,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct store_get_opts o;
 	struct errbuf e = {{0}};
 	struct fh *h;
-	int rc = 0;
+	int rc = 0, bid = 0;
 
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
@@ -123,9 +125,12 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n->kind != FSN_STATS)
 		fi->keep_cache = 1;
 	fi->noflush = 1;
+	if (h->df)
+		bid = fs_pt_begin(n, dag_file_size(h->df), &h->pt_counted);
+	h->pt = bid > 0;
 	fs_handle_track(&h->link, fh_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fuse_reply_open(req, fi);
+	fs_pt_reply_open(req, fi, bid);
 }
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -134,6 +139,8 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	fs_handle_untrack(&h->link);
+	if (h->pt_counted)
+		fs_pt_end(h->n, h->pt);
 	if (h->df)
 		drops_advance(fs_tree(req), h, NULL, 0, UINT64_MAX);
 	fh_put(h);
@@ -357,6 +364,7 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 
 	(void)ino;
 	if (h->df) {
+		fs_pt_note_read();
 		read_file(req, fs_tree(req), h, (uint64_t)off, size);
 		fh_put(h);
 		return;

@@ -267,6 +267,11 @@ struct store *fstree_store(struct fstree *t)
 	return t->cfg.store;
 }
 
+struct fstree_pt *fstree_pt(struct fstree *t)
+{
+	return &t->pt;
+}
+
 void fst_opts_with_deadline(const struct fstree *t, const struct store_get_opts *in,
 			    struct store_get_opts *out)
 {

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -73,6 +74,18 @@ struct fsn {
 	bool kids_loaded;
 	struct dag_file *df; /* FSN_FILE, opened on first open(), owned */
 	struct fsn *hnext;   /* hash chain */
+	/* FSN_FILE passthrough state, protected by fs_pt's lock */
+	int pt_backing;	       /* the kernel's backing id while pt_opens > 0 */
+	unsigned pt_opens;     /* opens served from the file's copy */
+	unsigned cached_opens; /* opens served through us */
+	uint8_t pt_copy;       /* fs_pt's copy state */
+};
+
+/* Passthrough figures for /.mpackfs/stats, kept by the fs module. */
+struct fstree_pt {
+	atomic_bool active;		    /* the kernel agreed to passthrough */
+	atomic_uint_fast64_t opens, copies; /* opens from a copy; copies made */
+	char dir[4096];			    /* the copies directory; "" if none */
 };
 
 struct fs_pack {
@@ -100,6 +113,8 @@ struct fstree;
 int fstree_new(const struct fstree_cfg *cfg, struct fstree **out, struct errbuf *e);
 void fstree_free(struct fstree *t);
 struct store *fstree_store(struct fstree *t);
+/* The passthrough figures (borrowed until fstree_free). */
+struct fstree_pt *fstree_pt(struct fstree *t);
 
 /* Resolve name inside directory parent. On success *out is the child (borrowed
  * until fstree_free). -ENOENT, -ENOTDIR, -EIO, -ETIMEDOUT, -EINTR. o carries

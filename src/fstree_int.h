@@ -14,6 +14,7 @@ struct fstree {
 	struct fs_pack *packs;
 	struct fstree_cfg cfg;
 	int64_t mount_time;
+	struct fstree_pt pt;
 };
 
 uint64_t fst_ino_for(const struct cid *pack, const char *path);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "filecopy.h"
 #include "fstree_int.h"
 #include "jsonw.h"
 #include "version.h"
@@ -29,6 +30,17 @@ static void store_json(struct jsonw *w, struct store *s)
 	jw_ku64(w, "singleflight_joins", st.singleflight_joins);
 	jw_ku64(w, "direct_bytes", st.direct_bytes);
 	jw_ku64(w, "in_flight", (uint64_t)(st.in_flight > 0 ? st.in_flight : 0));
+	jw_obj_end(w);
+}
+
+static void passthrough_json(struct jsonw *w, struct fstree_pt *pt)
+{
+	jw_key(w, "passthrough");
+	jw_obj(w);
+	jw_kbool(w, "active", atomic_load(&pt->active));
+	jw_ku64(w, "opens", atomic_load(&pt->opens));
+	jw_ku64(w, "copies_made", atomic_load(&pt->copies));
+	jw_ku64(w, "copy_bytes", pt->dir[0] ? filecopy_bytes(pt->dir) : 0);
 	jw_obj_end(w);
 }
 
@@ -138,6 +150,7 @@ char *fstree_stats_json(struct fstree *t)
 	jw_ku64(&w, "uptime_s", (uint64_t)(time(NULL) - t->mount_time));
 	store_json(&w, t->cfg.store);
 	cache_json(&w, store_cache(t->cfg.store));
+	passthrough_json(&w, &t->pt);
 	sources_json(&w, t->cfg.store);
 	pthread_mutex_lock(&t->lock);
 	head = t->packs; /* packs are prepended only; the list below head is immutable */

@@ -10,7 +10,8 @@ import llama_load
 import m_read
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WARM = ("warm mount: every block cached, page cache dropped, mpackfs restarted before each "
+WARM = ("warm mount: every block cached and every file's verified copy made (passthrough), page "
+        "cache dropped, mpackfs restarted before each "
         "run; local: page cache dropped before each run; local and mount runs interleaved")
 
 
