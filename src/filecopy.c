@@ -17,6 +17,7 @@
 
 #define FC_MAX_EXTENTS 64
 #define FC_TMP_PREFIX  ".tmp."
+#define FC_TMP_LEN     (sizeof(FC_TMP_PREFIX) - 1)
 #define FC_TMP_STALE_S 600 /* a temporary file untouched this long was left by a crash */
 #define FC_MAX_ENTRIES 4096
 
@@ -89,12 +90,12 @@ static int list_copies(const char *dir, struct fc_entry **out, size_t *n, uint64
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d)) && *n < FC_MAX_ENTRIES) {
-		if (de->d_name[0] == '.' && strncmp(de->d_name, FC_TMP_PREFIX, 5))
+		if (de->d_name[0] == '.' && strncmp(de->d_name, FC_TMP_PREFIX, FC_TMP_LEN))
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (!strncmp(de->d_name, FC_TMP_PREFIX, 5)) {
+		if (!strncmp(de->d_name, FC_TMP_PREFIX, FC_TMP_LEN)) {
 			if (time(NULL) - st.st_mtime > FC_TMP_STALE_S)
 				unlinkat(dirfd(d), de->d_name, 0);
 			continue;
@@ -228,6 +229,8 @@ static int copy_extent(void *ctx, const struct dag_extent *x)
 		rc = dag_extent_read(j->df, x, 0, (size_t)x->len, small, j->o, j->e);
 		return rc < 0 ? rc : pwrite_all(j->fd, small, (size_t)x->len, x->file_off);
 	}
+	if (!store_has_local(j->s, &x->leaf)) /* evicted since the check: no fetching */
+		return -EAGAIN;
 	if ((rc = store_get(j->s, &x->leaf, j->o, &b, j->e)) < 0)
 		return rc;
 	if ((rc = mh_verify(&x->leaf, b.data, b.len, j->e)) == 0) {
@@ -281,15 +284,14 @@ int filecopy_make(struct store *s, struct dag_file *df, const char *dir, uint64_
 		return rc;
 	if (stat(final, &st) == 0 && (uint64_t)st.st_size == size)
 		return 0;
-	if ((rc = each_extent(df, &o, leaf_is_local, &j, NULL)) < 0)
-		return rc == -EAGAIN ? rc : -EAGAIN; /* an internal node is not local either */
+	if (each_extent(df, &o, leaf_is_local, &j, NULL) < 0)
+		return -EAGAIN; /* a leaf, or an internal node, is not local */
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return err_set(e, -errno, "filecopy: %s: %s", dir, strerror(errno));
 	make_room(dir, size, budget);
 	cid_format(dag_file_cid(df), cs, sizeof(cs));
 	snprintf(tmp, sizeof(tmp), "%s/" FC_TMP_PREFIX "%s.%d.%u", dir, cs, (int)getpid(),
 		 atomic_fetch_add(&seq, 1));
-	o.deadline_ms = 0; /* a leaf evicted since the check is fetched, verified */
 	rc = write_copy(&j, tmp, size);
 	if (rc == 0 && rename(tmp, final) != 0)
 		rc = err_set(e, -errno, "filecopy: rename to %s: %s", final, strerror(errno));

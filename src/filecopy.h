@@ -33,7 +33,8 @@ int filecopy_dir(const char *cache_dir, char *buf, size_t cap);
  * removed, with a log line). */
 int filecopy_open(const char *dir, const struct cid *root, uint64_t size);
 
-/* Make df's copy in dir (created if missing) unless it exists. stop (may be
+/* Make df's copy in dir (created if missing) unless it exists, from local
+ * blocks only: it never fetches. stop (may be
  * NULL) is polled between leaves; non-zero gives up with -ECANCELED.
  * Returns 0 (made or present); -EAGAIN a leaf is not local; -EFBIG the file is
  * larger than budget; -EIO a leaf failed verification (why in e); -ECANCELED;

@@ -59,8 +59,9 @@ struct pt_backing_map {
 #define PT_IOC_BACKING_OPEN  _IOW(229, 1, struct pt_backing_map)
 #define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-#define FS_PT_QUEUE   64
-#define FS_PT_IDLE_MS 1000
+#define FS_PT_QUEUE	64
+#define FS_PT_IDLE_MS	1000
+#define FS_PT_MIN_BYTES (1u << 20) /* smaller files gain nothing from a copy */
 
 enum { PT_COPY_IDLE, PT_COPY_QUEUED, PT_COPY_FAILED };
 
@@ -69,7 +70,6 @@ static struct {
 	pthread_cond_t cv;
 	struct fstree *tree;
 	int fd; /* the session's /dev/fuse */
-	char dir[4096];
 	uint64_t budget;
 	struct fstree_pt *fig; /* active, opens, copies, dir: in the tree, for stats */
 	atomic_bool offered;
@@ -126,8 +126,7 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 		out[3] |= PT_INIT_EXT;
 		out[8] |= PT_FLAGS2_PASSTHRU;
 		out[9] = 1;
-		if (pt.fig)
-			atomic_store(&pt.fig->active, true);
+		atomic_store(&pt.fig->active, true);
 	} else if (t_opcode == FUSE_OPEN && t_backing > 0 && iov[1].iov_len >= 16) {
 		uint32_t *out = iov[1].iov_base; /* fh (2 words), open_flags, backing_id */
 
@@ -162,7 +161,7 @@ static void pt_copy(struct fsn *n)
 	t0 = now_ms();
 	rc = fstree_open_file(pt.tree, n, &o, &df, &e);
 	if (rc == 0)
-		rc = filecopy_make(fstree_store(pt.tree), df, pt.dir, pt.budget, pt_copy_pause,
+		rc = filecopy_make(fstree_store(pt.tree), df, pt.fig->dir, pt.budget, pt_copy_pause,
 				   NULL, &e);
 	if (rc == 0) {
 		atomic_fetch_add(&pt.fig->copies, 1);
@@ -219,17 +218,18 @@ int fs_pt_install(struct fuse_session *se, struct fstree *t)
 {
 	static const struct fuse_custom_io io = {.read = pt_read, .writev = pt_writev};
 	struct cache *c = store_cache(fstree_store(t));
+	struct fstree_pt *fig = fstree_pt(t);
 	struct cache_stats st;
 	int rc;
 
 	if (!c || cache_stats_get(c, &st) != 0 ||
-	    filecopy_dir(cache_path(c), pt.dir, sizeof(pt.dir)) < 0) {
+	    filecopy_dir(cache_path(c), fig->dir, sizeof(fig->dir)) < 0) {
+		fig->dir[0] = '\0';
 		log_info("passthrough: off (no cache)");
 		return -ENOTSUP;
 	}
 	pt.tree = t;
-	pt.fig = fstree_pt(t);
-	memcpy(pt.fig->dir, pt.dir, sizeof(pt.dir));
+	pt.fig = fig;
 	pt.budget = st.max_bytes;
 	pt.fd = fuse_session_fd(se);
 	if ((rc = fuse_session_custom_io(se, &io, pt.fd)) != 0) {
@@ -255,23 +255,28 @@ void fs_pt_stop(void)
 
 void fs_pt_note_read(void)
 {
+	if (!pt.worker_started) /* set before the loop starts */
+		return;
 	atomic_store_explicit(&pt.last_read_ms, now_ms(), memory_order_relaxed);
 }
 
 static int pt_backing_open(const struct fsn *n, uint64_t size)
 {
 	struct pt_backing_map m = {0};
-	int fd = filecopy_open(pt.dir, &n->cid, size), id;
+	int fd = filecopy_open(pt.fig->dir, &n->cid, size), id;
 
 	if (fd < 0)
 		return fd;
 	m.fd = fd;
 	id = ioctl(pt.fd, PT_IOC_BACKING_OPEN, &m);
-	if (id < 0) {
-		id = -errno;
-		log_warn("passthrough: off: the kernel refused %s/%s as a backing file: %s", pt.dir,
-			 cid_str(&n->cid), strerror(errno));
+	if (id < 0 && (errno == EPERM || errno == ELOOP || errno == EINVAL || errno == ENOTTY)) {
+		id = -errno; /* lasting: no CAP_SYS_ADMIN, a stacked file system, an old kernel */
+		log_warn("passthrough: off: the kernel refused %s/%s as a backing file: %s",
+			 pt.fig->dir, cid_str(&n->cid), strerror(-id));
 		atomic_store(&pt.fig->active, false);
+	} else if (id < 0) {
+		id = -errno;
+		log_debug("passthrough: backing %s: %s", cid_str(&n->cid), strerror(-id));
 	}
 	close(fd);
 	return id ? id : -EIO;
@@ -288,11 +293,10 @@ static void pt_backing_close(int id)
 int fs_pt_begin(struct fsn *n, uint64_t size, bool *counted)
 {
 	int id = -ENOENT, spare = 0;
-
-	*counted = false;
 	bool try_copy;
 
-	if (!pt.fig || !atomic_load(&pt.fig->active) || n->kind != FSN_FILE)
+	*counted = false;
+	if (!pt.fig || !atomic_load(&pt.fig->active) || size < FS_PT_MIN_BYTES)
 		return 0;
 	pthread_mutex_lock(&pt.lock);
 	try_copy = n->pt_copy != PT_COPY_FAILED;
