@@ -61,6 +61,8 @@ const struct config_keydef config_keys[CONFIG_NKEYS] = {
 			     "read cached blocks not in memory with O_DIRECT"},
     [CONFIG_PASSTHROUGH] = {"passthrough", NULL, NULL, CONFIG_T_BOOL, false, true, 0, 0,
 			    "let the kernel read fully cached files from verified copies"},
+    [CONFIG_COLD_DIRECT] = {"cold_direct", NULL, NULL, CONFIG_T_BOOL, false, true, 0, 0,
+			    "reads of files not yet cached bypass the kernel page cache"},
 };
 
 const char *config_intern(struct config *c, const char *s)
@@ -135,6 +137,7 @@ void config_init(struct config *c)
 	config_default(c, CONFIG_MAX_THREADS, "10");
 	config_default(c, CONFIG_DIRECT_READS, "true");
 	config_default(c, CONFIG_PASSTHROUGH, "true");
+	config_default(c, CONFIG_COLD_DIRECT, "true");
 }
 
 int config_key_find(const char *name)

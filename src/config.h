@@ -71,6 +71,7 @@ enum config_key {
 	CONFIG_MAX_THREADS,   /* mount only */
 	CONFIG_DIRECT_READS,  /* mount only */
 	CONFIG_PASSTHROUGH,   /* mount only */
+	CONFIG_COLD_DIRECT,   /* mount only */
 	CONFIG_NKEYS
 };
 

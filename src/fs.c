@@ -310,8 +310,10 @@ int fs_run(struct fuse_args *args, const struct fs_run_opts *o)
 	fs_holder.tree = t;
 	fs_holder.mountpoint = o->mountpoint;
 	fs_holder.read_ahead_kb = o->read_ahead_kb;
-	if (o->passthrough)
-		fs_pt_install(se, t);
+	if (o->passthrough || o->cold_direct)
+		fs_pt_install(se, t,
+			      (o->passthrough ? FS_INIT_PASSTHROUGH : 0) |
+				  (o->cold_direct ? FS_INIT_DIO_MMAP : 0));
 	log_info("mounted on %s", o->mountpoint);
 	if (o->single_thread) {
 		rc = fuse_session_loop(se);

@@ -27,6 +27,7 @@ struct fs_run_opts {
 	unsigned max_threads;	/* 0 → libfuse default */
 	unsigned read_ahead_kb; /* written to the mount's bdi if possible; 0 = leave */
 	bool passthrough;	/* serve fully cached files from verified copies (fs_pt.c) */
+	bool cold_direct;	/* opens of uncached files bypass the page cache (fs_pt.c) */
 	/* Called after the mount and daemonize, before serving: open the store
 	 * and the tree here (threads and LMDB must start after fork). */
 	int (*start)(void *ctx, struct fstree **tree);

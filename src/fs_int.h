@@ -34,10 +34,16 @@ struct fs_handle {
 void fs_handle_track(struct fs_handle *h, void (*free_fn)(struct fs_handle *h));
 void fs_handle_untrack(struct fs_handle *h);
 
-/* Passthrough (fs_pt.c). install: take over the session's I/O to negotiate
- * it at INIT and start the copy worker; before the loop. -errno if it cannot
+/* Passthrough and cold-direct opens (fs_pt.c). install: take over the
+ * session's I/O to negotiate the FS_INIT_* features in `want` at INIT, and
+ * start the copy worker for passthrough; before the loop. -errno if it cannot
  * (the mount then works without). stop: end the worker; after the loop. */
-int fs_pt_install(struct fuse_session *se, struct fstree *t);
+#define FS_INIT_PASSTHROUGH 1u
+#define FS_INIT_DIO_MMAP    2u /* FUSE_DIRECT_IO_ALLOW_MMAP, for cold_direct */
+int fs_pt_install(struct fuse_session *se, struct fstree *t, unsigned want);
+/* The kernel agreed to FUSE_DIRECT_IO_ALLOW_MMAP: an open may be answered
+ * FOPEN_DIRECT_IO and still be mapped shared. */
+bool fs_pt_cold_direct(void);
 void fs_pt_stop(void);
 /* Every read request calls this: copies wait for the mount to be idle. */
 void fs_pt_note_read(void);

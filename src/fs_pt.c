@@ -16,6 +16,12 @@
  *   thread and our open replies synchronously, so thread-local state ties the
  *   reply to its request; the reply's unique is checked too.
  *
+ * The same INIT edit asks for FUSE_DIRECT_IO_ALLOW_MMAP (kernel 6.6+): a file
+ * opened FOPEN_DIRECT_IO can then still be mapped shared, so fs_open may open
+ * files not yet cached that way (fs_pt_cold_direct): a cold read's bytes go
+ * from our reply straight into the reader's buffer, not into new page-cache
+ * pages first. A mapping of such a file goes through the page cache as usual.
+ *
  * The kernel fails (EIO) a passthrough open of an inode open cached, and the
  * reverse. So per inode one kind is used only while the other's count is
  * zero. A file with no copy is opened cached; a copy is queued on its open and
@@ -49,6 +55,7 @@
 /* From the kernel's fuse.h 7.40, newer than Debian 12's headers. */
 #define PT_INIT_EXT	    (1u << 30)
 #define PT_FLAGS2_PASSTHRU  (1u << (37 - 32))
+#define PT_FLAGS2_DIO_MMAP  (1u << (36 - 32))
 #define PT_FOPEN_KEEP_CACHE (1u << 1)
 #define PT_FOPEN_PASSTHRU   (1u << 7)
 struct pt_backing_map {
@@ -72,7 +79,8 @@ static struct {
 	int fd; /* the session's /dev/fuse */
 	uint64_t budget;
 	struct fstree_pt *fig; /* active, opens, copies, dir: in the tree, for stats */
-	atomic_bool offered;
+	unsigned want;	       /* FS_INIT_* */
+	atomic_uint offered;   /* the INIT request's flags2 */
 	atomic_bool stopping;
 	bool worker_started;
 	pthread_t worker;
@@ -108,7 +116,7 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 	if (h->opcode == FUSE_INIT && (size_t)n >= sizeof(*h) + 5 * sizeof(uint32_t)) {
 		const uint32_t *in = (const uint32_t *)(h + 1); /* major minor ra flags flags2 */
 
-		atomic_store(&pt.offered, (in[3] & PT_INIT_EXT) && (in[4] & PT_FLAGS2_PASSTHRU));
+		atomic_store(&pt.offered, in[3] & PT_INIT_EXT ? in[4] : 0);
 	}
 	return n;
 }
@@ -120,13 +128,21 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 	(void)ud;
 	if (count < 2 || oh->unique != t_unique || oh->error)
 		return writev(fd, iov, count);
-	if (t_opcode == FUSE_INIT && atomic_load(&pt.offered) && iov[1].iov_len >= 40) {
+	if (t_opcode == FUSE_INIT && iov[1].iov_len >= 40) {
 		uint32_t *out = iov[1].iov_base; /* word 3 flags, 8 flags2, 9 max_stack_depth */
+		unsigned offered = atomic_load(&pt.offered);
 
-		out[3] |= PT_INIT_EXT;
-		out[8] |= PT_FLAGS2_PASSTHRU;
-		out[9] = 1;
-		atomic_store(&pt.fig->active, true);
+		if ((pt.want & FS_INIT_PASSTHROUGH) && (offered & PT_FLAGS2_PASSTHRU)) {
+			out[3] |= PT_INIT_EXT;
+			out[8] |= PT_FLAGS2_PASSTHRU;
+			out[9] = 1;
+			atomic_store(&pt.fig->active, true);
+		}
+		if ((pt.want & FS_INIT_DIO_MMAP) && (offered & PT_FLAGS2_DIO_MMAP)) {
+			out[3] |= PT_INIT_EXT;
+			out[8] |= PT_FLAGS2_DIO_MMAP;
+			atomic_store(&pt.fig->cold_direct, true);
+		}
 	} else if (t_opcode == FUSE_OPEN && t_backing > 0 && iov[1].iov_len >= 16) {
 		uint32_t *out = iov[1].iov_base; /* fh (2 words), open_flags, backing_id */
 
@@ -214,7 +230,7 @@ static void pt_queue_locked(struct fsn *n)
 
 /* ---- the API ---- */
 
-int fs_pt_install(struct fuse_session *se, struct fstree *t)
+int fs_pt_install(struct fuse_session *se, struct fstree *t, unsigned want)
 {
 	static const struct fuse_custom_io io = {.read = pt_read, .writev = pt_writev};
 	struct cache *c = store_cache(fstree_store(t));
@@ -222,23 +238,33 @@ int fs_pt_install(struct fuse_session *se, struct fstree *t)
 	struct cache_stats st;
 	int rc;
 
-	if (!c || cache_stats_get(c, &st) != 0 ||
-	    filecopy_dir(cache_path(c), fig->dir, sizeof(fig->dir)) < 0) {
-		fig->dir[0] = '\0';
-		log_info("passthrough: off (no cache)");
-		return -ENOTSUP;
-	}
 	pt.tree = t;
 	pt.fig = fig;
-	pt.budget = st.max_bytes;
+	if ((want & FS_INIT_PASSTHROUGH) &&
+	    (!c || cache_stats_get(c, &st) != 0 ||
+	     filecopy_dir(cache_path(c), fig->dir, sizeof(fig->dir)) < 0)) {
+		fig->dir[0] = '\0';
+		log_info("passthrough: off (no cache)");
+		want &= ~FS_INIT_PASSTHROUGH;
+	}
+	if (!want)
+		return -ENOTSUP;
+	pt.want = want;
+	pt.budget = (want & FS_INIT_PASSTHROUGH) ? st.max_bytes : 0;
 	pt.fd = fuse_session_fd(se);
 	if ((rc = fuse_session_custom_io(se, &io, pt.fd)) != 0) {
-		log_warn("passthrough: off (libfuse refused custom I/O: %s)", strerror(-rc));
+		log_warn("passthrough and cold_direct: off (libfuse refused custom I/O: %s)",
+			 strerror(-rc));
 		return rc;
 	}
-	if (pthread_create(&pt.worker, NULL, pt_worker, NULL) == 0)
+	if ((want & FS_INIT_PASSTHROUGH) && pthread_create(&pt.worker, NULL, pt_worker, NULL) == 0)
 		pt.worker_started = true;
 	return 0;
+}
+
+bool fs_pt_cold_direct(void)
+{
+	return pt.fig && atomic_load_explicit(&pt.fig->cold_direct, memory_order_relaxed);
 }
 
 void fs_pt_stop(void)

@@ -75,6 +75,20 @@ static void fh_put(struct fh *h)
 		fh_free(&h->link);
 }
 
+/* A file whose first leaf is not cached is read cold: answer its open
+ * FOPEN_DIRECT_IO (cold_direct), so our replies go straight into the reader's
+ * buffer instead of filling new page-cache pages that a one-pass reader never
+ * reads again. Its blocks land in the cache; later opens are cached ones. */
+static bool open_cold(struct fstree *t, struct dag_file *df, const struct store_get_opts *o)
+{
+	struct dag_extent ext;
+
+	if (!fs_pt_cold_direct() || dag_file_size(df) == 0 ||
+	    dag_file_extents(df, 0, 1, &ext, 1, o, NULL) != 1 || ext.inline_data)
+		return false;
+	return store_has_local(fstree_store(t), &ext.leaf) == 0;
+}
+
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fstree *t = fs_tree(req);
@@ -128,6 +142,10 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (h->df)
 		bid = fs_pt_begin(n, dag_file_size(h->df), &h->pt_counted);
 	h->pt = bid > 0;
+	if (bid <= 0 && h->df && open_cold(t, h->df, &o)) {
+		fi->direct_io = 1;
+		atomic_fetch_add(&fstree_pt(t)->direct_opens, 1);
+	}
 	fs_handle_track(&h->link, fh_free);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fs_pt_reply_open(req, fi, bid);

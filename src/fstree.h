@@ -81,10 +81,13 @@ struct fsn {
 	uint8_t pt_copy;       /* fs_pt's copy state */
 };
 
-/* Passthrough figures for /.mpackfs/stats, kept by the fs module. */
+/* Passthrough and cold-direct figures for /.mpackfs/stats, kept by the fs
+ * module. */
 struct fstree_pt {
 	atomic_bool active;		    /* the kernel agreed to passthrough */
 	atomic_uint_fast64_t opens, copies; /* opens from a copy; copies made */
+	atomic_bool cold_direct;	    /* cold opens bypass the page cache */
+	atomic_uint_fast64_t direct_opens;  /* opens answered FOPEN_DIRECT_IO */
 	char dir[4096];			    /* the copies directory; "" if none */
 };
 

@@ -42,6 +42,11 @@ static void passthrough_json(struct jsonw *w, struct fstree_pt *pt)
 	jw_ku64(w, "copies_made", atomic_load(&pt->copies));
 	jw_ku64(w, "copy_bytes", pt->dir[0] ? filecopy_bytes(pt->dir) : 0);
 	jw_obj_end(w);
+	jw_key(w, "cold_direct");
+	jw_obj(w);
+	jw_kbool(w, "active", atomic_load(&pt->cold_direct));
+	jw_ku64(w, "opens", atomic_load(&pt->direct_opens));
+	jw_obj_end(w);
 }
 
 static void cache_json(struct jsonw *w, struct cache *c)

@@ -313,6 +313,7 @@ static int run(struct mount_ctx *m, struct fuse_args *fa, struct fuse_cmdline_op
 	ro.max_threads = fo->max_threads;
 	ro.read_ahead_kb = (unsigned)config_int(&m->so.conf, CONFIG_READ_AHEAD_KB);
 	ro.passthrough = config_bool(&m->so.conf, CONFIG_PASSTHROUGH);
+	ro.cold_direct = config_bool(&m->so.conf, CONFIG_COLD_DIRECT);
 	ro.start = mount_start;
 	ro.stop = mount_stop;
 	ro.ctx = m;

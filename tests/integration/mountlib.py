@@ -310,6 +310,13 @@ def closed_port():
     return port
 
 
+def resident(path):
+    """Bytes of `path` in the page cache."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
 def blocks_for(size):
     """st_blocks the filesystem should report for a file of size bytes."""
     return math.ceil(size / 512)

@@ -21,7 +21,7 @@ CID2 = "QmWATWQ7fVPP2EFGu71UkfnqhYXDYH566qy47CnJDgvs8u"
 SETTINGS = ["api", "gateway", "car", "offline", "no_cache", "cache_dir", "cache_size", "timeout",
             "connect_timeout", "stall_timeout", "max_inflight", "max_per_source", "retries",
             "ca_file", "log_level", "read_ahead_kb", "allow_other", "max_threads",
-            "direct_reads", "passthrough"]
+            "direct_reads", "passthrough", "cold_direct"]
 
 
 # ---- running mpack config ----

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mountlib import mounts, pack, run, binary  # noqa: F401
+from mountlib import mounts, pack, resident, run, binary  # noqa: F401
 
 MiB = 1 << 20
 FILE_MIB = 96
@@ -40,13 +40,6 @@ def disk_dir():
     d = tempfile.mkdtemp(prefix="mpackfs-pc-", dir="/var/tmp")
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-def resident(path):
-    """Bytes of `path` in the page cache."""
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
-                         capture_output=True, text=True, check=True).stdout
-    return int(out.split()[0])
 
 
 def evict(path):
