@@ -46,9 +46,13 @@ struct cache_meta {
 
 #define CACHE_PACK_PENDING 16 /* pack notes waiting for the maintenance thread */
 
-#define CACHE_WB_SLOTS 64
+/* A stream's put pages are dropped CACHE_WB_LAG bytes of puts later. A
+ * reader trails the puts of its prefetch by up to its readahead window
+ * (rastream.h RA_MAX, 64 MiB): dropped sooner, the block it asks for is read
+ * back from disk. Slots: LAG / MIN, so small blocks do not shorten the lag. */
 #define CACHE_WB_MIN   (64u << 10)   /* smaller blocks are left to the kernel */
-#define CACHE_WB_LAG   (32ull << 20) /* bytes put before their pages are dropped */
+#define CACHE_WB_LAG   (64ull << 20) /* bytes put before their pages are dropped */
+#define CACHE_WB_SLOTS 1024
 
 struct cache {
 	MDB_env *env;
