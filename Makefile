@@ -67,7 +67,7 @@ $(B)/mpackfs: $(B)/obj/mpackfs_main.o $(B)/libmpack.a
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(B)/test_%: tests/unit/test_%.c tests/unit/check.h $$(call deps_of,tests/unit/test_%.c)
+$(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $$(call deps_of,tests/unit/test_%.c)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(filter %.o,$^) $(LDLIBS)
 
 $(B)/cachetool: tests/tools/cachetool.c $$(call deps_of,tests/tools/cachetool.c)

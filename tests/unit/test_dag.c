@@ -17,15 +17,7 @@
 
 static struct store *S;
 
-static struct cid put_block(uint64_t codec, const void *data, size_t len, int put)
-{
-	struct cid c;
-
-	CHECK(cid_for_block(1, codec, data, len, &c) == 0, "cid_for_block");
-	if (put)
-		CHECK(cache_put(store_cache(S), &c, data, len) == 0, "cache_put %s", cid_str(&c));
-	return c;
-}
+#include "seeded_store.h"
 
 static struct cid raw_leaf(const char *s)
 {
@@ -563,17 +555,9 @@ static void test_resolve(void)
 
 int main(void)
 {
-	char dir[] = "/tmp/test_dag.XXXXXX", cmd[64];
-	struct store_cfg cfg = {0};
-	struct errbuf e;
+	char dir[] = "/tmp/test_dag.XXXXXX";
 
-	log_init("test_dag", LOG_LVL_ERROR, 0);
-	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-	cfg.cache.dir = dir;
-	cfg.cache.max_bytes = 64 << 20;
-	cfg.offline = true;
-	CHECK(store_open(&cfg, &S, &e) == 0, "store_open: %s", e.msg);
-	if (!S)
+	if (!seeded_store_open(dir, "test_dag"))
 		return check_done("test_dag");
 	test_raw_children_and_inline();
 	test_dagpb_leaves_and_nesting();
@@ -585,8 +569,6 @@ int main(void)
 	test_dirs();
 	test_hamt();
 	test_resolve();
-	store_close(S);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0, "cleanup");
+	seeded_store_close(dir);
 	return check_done("test_dag");
 }
