@@ -236,10 +236,12 @@ METHOD = """## Method
   the timed read (mount time not included; the manifest load is). Baselines drop the page
   cache the same way (nginx then reads from disk too).
 - warm: every block already in the mpackfs cache, page cache dropped, **mpackfs restarted**
-  before each run (no state kept in the process). Baseline: the same files on local disk
-  after drop_caches.
-- hot: right after a warm read, same mount, page cache kept. Baseline: local files in page
-  cache.
+  before each run (no state kept in the process). Baseline (`m*.local_cold`): the same
+  files on local disk after drop_caches, read in runs interleaved with the warm ones (local,
+  mount, mount, local, ...): this VM's disk speed changes by 2× within minutes, so a
+  baseline measured earlier in the run (`local.cold`) does not compare.
+- hot: right after a warm read, same mount, page cache kept. Baseline (`m*.local_hot`):
+  local files in page cache, runs interleaved with the mount's the same way.
 - fio: `--readonly --rw=randread --time_based --runtime={fio}` over the four shards
   (`--filename=a:b:c:d`, `--size` = 4 × the smallest shard), `--group_reporting`; page cache
   dropped before each run (and a fresh cache + fresh mount for cold). MB/s is the aggregate
