@@ -229,8 +229,7 @@ static int copy_extent(void *ctx, const struct dag_extent *x)
 		rc = dag_extent_read(j->df, x, 0, (size_t)x->len, small, j->o, j->e);
 		return rc < 0 ? rc : pwrite_all(j->fd, small, (size_t)x->len, x->file_off);
 	}
-	if (!store_has_local(j->s, &x->leaf)) /* evicted since the check: no fetching */
-		return -EAGAIN;
+	/* local_only: a leaf evicted since the check is -EAGAIN, never fetched */
 	if ((rc = store_get(j->s, &x->leaf, j->o, &b, j->e)) < 0)
 		return rc;
 	if ((rc = mh_verify(&x->leaf, b.data, b.len, j->e)) == 0) {
@@ -271,7 +270,7 @@ int filecopy_make(struct store *s, struct dag_file *df, const char *dir, uint64_
 		  int (*stop)(void *ctx), void *ctx, struct errbuf *e)
 {
 	static atomic_uint seq;
-	struct store_get_opts o = {.prio = FETCH_PRIO_PREFETCH, .deadline_ms = 1};
+	struct store_get_opts o = {.prio = FETCH_PRIO_PREFETCH, .local_only = true};
 	struct fc_job j = {.s = s, .df = df, .o = &o, .fd = -1, .stop = stop, .ctx = ctx, .e = e};
 	char final[4096], tmp[4200], cs[CID_MAX_TEXT];
 	uint64_t size = dag_file_size(df);

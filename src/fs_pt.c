@@ -166,7 +166,7 @@ static int pt_copy_pause(void *ctx)
 
 static void pt_copy(struct fsn *n)
 {
-	struct store_get_opts o = {.prio = FETCH_PRIO_PREFETCH, .deadline_ms = 1};
+	struct store_get_opts o = {.prio = FETCH_PRIO_PREFETCH, .local_only = true};
 	struct errbuf e = {{0}};
 	struct dag_file *df;
 	uint64_t t0;

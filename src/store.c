@@ -603,6 +603,8 @@ int store_get(struct store *s, const struct cid *cid, const struct store_get_opt
 	rc = store_get_local(s, cid, store_vflags(o), b, &car_rc, &car_e);
 	if (rc < 0)
 		le = car_e;
+	else if (rc == 0 && o && o->local_only)
+		return err_set(e, -EAGAIN, "%s: not local", cid_str(cid));
 	else if (rc == 0 && s->fetch)
 		rc = store_get_remote(s, cid, o, b, &le);
 	else if (rc == 0 && car_rc)

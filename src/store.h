@@ -66,11 +66,13 @@ struct store_get_opts {
 	bool until_cached; /* return only after the cache put of a fetched block */
 	bool direct;	   /* a cached block not in memory is left on disk: the
 			    * caller reads it with store_block_pread */
+	bool local_only;   /* never fetch: -EAGAIN, not logged, if not local */
 };
 
 /* Blocking get. Returns 0 with *b filled; -ENOENT (no source has it),
  * -ETIMEDOUT, -EIO (every source failed or lied; why in e), -EINTR,
- * -ENOTSUP (unsupported hash function). */
+ * -ENOTSUP (unsupported hash function), -EAGAIN (o->local_only and the block
+ * is not in the cache, memory or a CAR). */
 int store_get(struct store *s, const struct cid *cid, const struct store_get_opts *o,
 	      struct store_block *b, struct errbuf *e);
 void store_block_release(struct store *s, struct store_block *b);

@@ -776,6 +776,24 @@ static void test_prefetch_memory(void)
 	CHECK(get_equals(s, &c, buf, sizeof(buf), NULL, &e) == 0, "get after prefetch");
 	store_stats_get(s, &st);
 	CHECK(requests_for(&A, &c) == 1 && st.cache_hits == 1, "one request, then a cache hit");
+	{ /* local_only: a cached block is served; a missing one is -EAGAIN, never fetched */
+		struct store_get_opts lo = {.prio = FETCH_PRIO_PREFETCH, .local_only = true};
+		struct store_block blk;
+		struct cid miss = new_block(buf2, sizeof(buf2), 750, 1);
+
+		CHECK_EQ_INT(store_get(s, &c, &lo, &blk, &e), 0);
+		if (blk.data)
+			CHECK(blk.len == sizeof(buf) && !memcmp(blk.data, buf, sizeof(buf)),
+			      "bytes");
+		store_block_release(s, &blk);
+		CHECK_EQ_INT(store_get(s, &miss, &lo, &blk, &e), -EAGAIN);
+		ms_sleep(50);
+		CHECK_EQ_INT(requests_for(&A, &miss), 0);
+		CHECK_EQ_INT(store_has_local(s, &miss), 0);
+		store_stats_get(s, &st);
+		CHECK(st.errors == 0 && st.timeouts == 0 && st.in_flight == 0, "errors %llu",
+		      (unsigned long long)st.errors);
+	}
 	store_close(s);
 
 	/* without a cache, recent blocks are remembered in memory */
