@@ -217,11 +217,14 @@ static void *pt_worker(void *arg)
 	return NULL;
 }
 
-/* Under pt.lock. */
+/* Under pt.lock. The open or release that queues counts as activity: the
+ * copy waits FS_PT_IDLE_MS from it, not only from the last read, so it never
+ * runs between an open and that opener's first read. */
 static void pt_queue_locked(struct fsn *n)
 {
 	if (n->pt_copy != PT_COPY_IDLE || pt.qlen == FS_PT_QUEUE || !pt.worker_started)
 		return;
+	atomic_store_explicit(&pt.last_read_ms, now_ms(), memory_order_relaxed);
 	n->pt_copy = PT_COPY_QUEUED;
 	pt.queue[(pt.qhead + pt.qlen) % FS_PT_QUEUE] = n;
 	pt.qlen++;
