@@ -9,6 +9,9 @@ run_node     run_node(script, *args, check=True, timeout=300) runs `node script 
              shows node's stderr.
 short_tmp    a fresh directory under /tmp with a short path (mount points, sockets), removed
              afterwards. pytest's own tmp_path works for everything else.
+disk_dir     a fresh directory (str) under /var/tmp, on disk, removed afterwards: for caches
+             whose page-cache advice or passthrough backing files need a real file system
+             (/tmp may be tmpfs, and a backing file must not sit on overlayfs).
 """
 import os
 import pathlib
@@ -63,4 +66,11 @@ def run_node_fixture():
 def short_tmp():
     path = tempfile.mkdtemp(prefix="mpk.", dir="/tmp")
     yield pathlib.Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def disk_dir():
+    path = tempfile.mkdtemp(prefix="mpackfs-", dir="/var/tmp")
+    yield path
     shutil.rmtree(path, ignore_errors=True)

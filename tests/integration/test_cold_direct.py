@@ -9,8 +9,6 @@ import hashlib
 import mmap
 import os
 import random
-import shutil
-import tempfile
 import time
 
 import pytest
@@ -33,10 +31,8 @@ def model(tmp_path_factory):
 
 
 @pytest.fixture
-def cache():
-    d = tempfile.mkdtemp(prefix="mpackfs-cd-", dir="/var/tmp")
-    yield os.path.join(d, "cache")
-    shutil.rmtree(d, ignore_errors=True)
+def cache(disk_dir):
+    return os.path.join(disk_dir, "cache")
 
 
 def sha_read(path, bs=4 * MiB):

@@ -8,7 +8,6 @@ is a no-op on tmpfs, which /tmp may be."""
 import hashlib
 import os
 import random
-import shutil
 import subprocess
 import tempfile
 import time
@@ -33,13 +32,6 @@ def big_pack(tmp_path_factory):
     res = pack(src, base / "out", "--chunk-size", str(MiB))
     res["sha256"] = hashlib.sha256((src / "weights.bin").read_bytes()).hexdigest()
     return res
-
-
-@pytest.fixture
-def disk_dir():
-    d = tempfile.mkdtemp(prefix="mpackfs-pc-", dir="/var/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 def evict(path):

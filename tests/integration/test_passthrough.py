@@ -10,8 +10,6 @@ import json
 import mmap
 import os
 import random
-import shutil
-import tempfile
 import time
 
 import pytest
@@ -38,10 +36,8 @@ def model(tmp_path_factory):
 
 
 @pytest.fixture
-def cache():
-    d = tempfile.mkdtemp(prefix="mpackfs-pt-", dir="/var/tmp")
-    yield os.path.join(d, "cache")
-    shutil.rmtree(d, ignore_errors=True)
+def cache(disk_dir):
+    return os.path.join(disk_dir, "cache")
 
 
 def imported(model, cache):

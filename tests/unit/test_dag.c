@@ -24,40 +24,6 @@ static struct cid raw_leaf(const char *s)
 	return put_block(CID_CODEC_RAW, s, strlen(s), 1);
 }
 
-/* A dag-pb node: UnixFS Data from u, links to kids (names optional). */
-static struct cid pb_node_put(const struct ufs_data *u, const struct cid *kids,
-			      const char *const *names, size_t n, int put)
-{
-	struct pb_link links[64];
-	struct pb_node pb = {0};
-	struct dynbuf ud, blk;
-	struct cid c;
-	size_t i;
-
-	dynbuf_init(&ud, 1 << 20);
-	dynbuf_init(&blk, 1 << 20);
-	CHECK(ufs_encode(u, &ud) == 0, "ufs_encode");
-	memset(links, 0, sizeof(links));
-	for (i = 0; i < n; i++) {
-		links[i].cid = kids[i];
-		links[i].has_name = true;
-		links[i].name = (const uint8_t *)(names ? names[i] : "");
-		links[i].name_len = names ? strlen(names[i]) : 0;
-		links[i].has_tsize = true;
-		links[i].tsize = 100;
-	}
-	pb.links = links;
-	pb.nlinks = n;
-	pb.data = ud.data;
-	pb.data_len = ud.len;
-	pb.has_data = true;
-	CHECK(pb_encode(&pb, &blk) == 0, "pb_encode");
-	c = put_block(CID_CODEC_DAG_PB, blk.data, blk.len, put);
-	dynbuf_free(&ud);
-	dynbuf_free(&blk);
-	return c;
-}
-
 /* File (or Raw) node with inline data and children of the given sizes. */
 static struct cid file_node(int type, const char *data, const struct cid *kids,
 			    const uint64_t *sizes, size_t n, int put)

@@ -39,43 +39,23 @@ struct tfile {
 static void make_file(struct tfile *f, unsigned seed, unsigned put_mask)
 {
 	uint64_t sizes[NLEAF];
-	struct pb_link links[NLEAF];
 	struct ufs_data u = {0};
-	struct pb_node pb = {0};
-	struct dynbuf ud, blk;
 	int i;
 
 	srand(seed);
 	for (i = 0; i < FSIZE; i++)
 		f->bytes[i] = (uint8_t)rand();
-	memset(links, 0, sizeof(links));
 	for (i = 0; i < NLEAF; i++) {
 		f->leaves[i] =
 		    put_block(CID_CODEC_RAW, f->bytes + i * LEAF, LEAF, (put_mask >> i) & 1);
 		sizes[i] = LEAF;
-		links[i].cid = f->leaves[i];
-		links[i].has_name = true;
-		links[i].name = (const uint8_t *)"";
-		links[i].has_tsize = true;
-		links[i].tsize = LEAF;
 	}
 	u.type = UFS_FILE;
 	u.blocksizes = sizes;
 	u.nblocksizes = NLEAF;
 	u.filesize = FSIZE;
 	u.has_filesize = true;
-	dynbuf_init(&ud, 1 << 20);
-	dynbuf_init(&blk, 1 << 20);
-	CHECK(ufs_encode(&u, &ud) == 0, "ufs_encode");
-	pb.links = links;
-	pb.nlinks = NLEAF;
-	pb.data = ud.data;
-	pb.data_len = ud.len;
-	pb.has_data = true;
-	CHECK(pb_encode(&pb, &blk) == 0, "pb_encode");
-	f->root = put_block(CID_CODEC_DAG_PB, blk.data, blk.len, 1);
-	dynbuf_free(&ud);
-	dynbuf_free(&blk);
+	f->root = pb_node_put(&u, f->leaves, NULL, NLEAF, 1);
 }
 
 static int make_copy(const struct tfile *f, uint64_t budget, int (*stop)(void *), void *ctx,
