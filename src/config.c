@@ -44,7 +44,9 @@ const struct config_keydef config_keys[CONFIG_NKEYS] = {
     [CONFIG_MAX_INFLIGHT] = {"max_inflight", "--max-inflight", NULL, CONFIG_T_INT, false, false, 1,
 			     256, "concurrent block requests in total"},
     [CONFIG_MAX_PER_SOURCE] = {"max_per_source", "--max-per-source", NULL, CONFIG_T_INT, false,
-			       false, 1, 64, "concurrent block requests per source"},
+			       false, 1, 64, "concurrent block requests per source, at most"},
+    [CONFIG_SOURCE_WINDOW] = {"source_window", "--source-window", NULL, CONFIG_T_SIZE, false, false,
+			      0, 0, "bytes of blocks in flight per source"},
     [CONFIG_RETRIES] = {"retries", "--retries", NULL, CONFIG_T_INT, false, false, 0, 10,
 			"retries per source after a transient error"},
     [CONFIG_CA_FILE] = {"ca_file", "--ca-file", NULL, CONFIG_T_PATH, false, false, 0, 0,
@@ -130,6 +132,7 @@ void config_init(struct config *c)
 	config_default_ms(c, CONFIG_STALL_TIMEOUT, f.stall_timeout_ms);
 	config_default_int(c, CONFIG_MAX_INFLIGHT, f.max_inflight);
 	config_default_int(c, CONFIG_MAX_PER_SOURCE, f.max_per_source);
+	config_default(c, CONFIG_SOURCE_WINDOW, "8M");
 	config_default_int(c, CONFIG_RETRIES, f.retries);
 	config_default(c, CONFIG_LOG_LEVEL, "warn");
 	config_default(c, CONFIG_READ_AHEAD_KB, "4096");

@@ -19,8 +19,9 @@ void fetch_cfg_defaults(struct fetch_cfg *c)
 	c->connect_timeout_ms = 5000;
 	c->stall_timeout_ms = 20000;
 	c->deadline_ms = 60000;
-	c->max_inflight = 16;
-	c->max_per_source = 8;
+	c->max_inflight = 32;
+	c->max_per_source = 24;
+	c->source_window = 8u << 20;
 	c->retries = 2;
 	c->backoff_ms = 100;
 	c->backoff_max_ms = 5000;
@@ -130,6 +131,7 @@ static void cfg_sanitize(struct fetch_cfg *c)
 	FIX_POS(cooldown_after);
 	FIX_POS(cooldown_ms);
 	FIX_POS(verify_threads);
+	FIX_POS(source_window);
 #undef FIX_POS
 	if (c->deadline_ms < 0)
 		c->deadline_ms = 0; /* no deadline */
@@ -212,6 +214,15 @@ void fetch_verify_push(struct fetcher *f, struct fetch_req *r)
 static int src_cooling(const struct fetch_src *s, uint64_t now)
 {
 	return now < s->cool_until_us;
+}
+
+int fetch_src_slots(const struct fetcher *f, const struct fetch_src *s)
+{
+	uint64_t avg = s->block_avg ? s->block_avg : FETCH_BLOCK_GUESS;
+	uint64_t n = f->cfg.source_window / avg;
+	int max = f->cfg.max_per_source, min = max < FETCH_SLOTS_MIN ? max : FETCH_SLOTS_MIN;
+
+	return n >= (uint64_t)max ? max : n <= (uint64_t)min ? min : (int)n;
 }
 
 int fetch_req_pick(struct fetcher *f, const struct fetch_req *r, uint64_t now)
@@ -528,6 +539,8 @@ static void verify_one(struct fetcher *f, struct fetch_req *r)
 		src->st.ok++;
 		src->st.bytes += r->body_len;
 		src->st.latency_us_sum += r->latency_us;
+		src->block_avg =
+		    src->block_avg ? (src->block_avg * 7 + r->body_len) / 8 : r->body_len;
 		if (r->latency_us > src->st.latency_us_max)
 			src->st.latency_us_max = r->latency_us;
 		src->consec_fail = 0;
@@ -760,6 +773,7 @@ size_t fetcher_stats(struct fetcher *f, struct fetch_source_stats *out, size_t m
 	for (i = 0; i < f->nsrc && i < max; i++) {
 		out[i] = f->src[i].st;
 		out[i].cooling = src_cooling(&f->src[i], now);
+		out[i].slots = fetch_src_slots(f, &f->src[i]);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return f->nsrc;

@@ -4,7 +4,8 @@
  * DESIGN. One network thread drives a curl multi handle (keep-alive connection
  * reuse, HTTP/1.1). Requests wait in a priority queue (FETCH_PRIO_DEMAND before
  * READAHEAD before PREFETCH; FIFO within a priority) until a slot is free
- * (max_inflight in total, max_per_source per source). Each request walks the
+ * (max_inflight in total; per source, source_window bytes at the source's recent
+ * block size, between FETCH_SLOTS_MIN and max_per_source). Each request walks the
  * sources in configured order. A finished body is handed to a pool of verify
  * threads, so hashing never serialises behind the network thread; a body that
  * fails verification is counted, logged with CID and source, dropped, and the
@@ -58,8 +59,9 @@ struct fetch_cfg {
 	int connect_timeout_ms; /* default 5000 */
 	int stall_timeout_ms;	/* default 20000 */
 	int deadline_ms;	/* per request, default 60000 */
-	int max_inflight;	/* default 16 */
-	int max_per_source;	/* default 8 */
+	int max_inflight;	/* default 32 */
+	int max_per_source;	/* default 24 */
+	uint64_t source_window; /* bytes, default 8 MiB; 0 = default */
 	int retries;		/* per source, default 2 */
 	int backoff_ms;		/* first backoff, default 100; doubles, jitter ±50% */
 	int backoff_max_ms;	/* default 5000 */
@@ -104,6 +106,7 @@ struct fetch_source_stats {
 	uint64_t latency_us_sum; /* over ok responses */
 	uint64_t latency_us_max;
 	int in_flight;
+	int slots;   /* requests it may have in flight now */
 	int cooling; /* 1 while on cool-down */
 };
 /* Copies up to max entries; returns the number of sources. */

@@ -24,6 +24,8 @@
 #define FETCH_LABEL_MAX		     80
 #define FETCH_URL_MAX		     (sizeof(((struct fetch_source_cfg *)0)->url) + CID_MAX_TEXT + 40)
 #define FETCH_NPRIO		     3
+#define FETCH_SLOTS_MIN		     4		  /* per source, unless max_per_source is lower */
+#define FETCH_BLOCK_GUESS	     (256u << 10) /* block size before a source answered */
 #define FETCH_RETRY_AFTER_MAX_MS     60000
 #define FETCH_RETRY_AFTER_DEFAULT_MS 1000
 
@@ -71,7 +73,12 @@ struct fetch_src {
 	int consec_fail;
 	uint64_t cool_until_us;
 	uint64_t retry_until_us; /* a 429's Retry-After: nothing is sent before this */
+	uint64_t block_avg;	 /* moving average of verified body sizes, 0 = none yet */
 };
+
+/* Lock held: how many requests source s may have in flight (its byte window at its
+ * recent block size, within [FETCH_SLOTS_MIN, max_per_source]). */
+int fetch_src_slots(const struct fetcher *f, const struct fetch_src *s);
 
 struct fetch_xfer; /* fetch_net.c */
 

@@ -305,13 +305,13 @@ static struct fetch_req *net_dispatch(struct fetcher *f, uint64_t now)
 	size_t i;
 
 	for (i = 0; i < f->nsrc; i++)
-		open += f->src[i].st.in_flight < f->cfg.max_per_source;
+		open += f->src[i].st.in_flight < fetch_src_slots(f, &f->src[i]);
 	for (p = 0; p < FETCH_NPRIO; p++) {
 		pp = &f->qhead[p];
 		prev = NULL;
 		while ((r = *pp) && open > 0 && f->inflight < f->cfg.max_inflight) {
 			s = fetch_req_pick(f, r, now);
-			if (s < 0 || f->src[s].st.in_flight >= f->cfg.max_per_source) {
+			if (s < 0 || f->src[s].st.in_flight >= fetch_src_slots(f, &f->src[s])) {
 				prev = r;
 				pp = &r->next;
 				continue;
@@ -327,7 +327,7 @@ static struct fetch_req *net_dispatch(struct fetcher *f, uint64_t now)
 			*tail = r;
 			tail = &r->next;
 			fetch_req_begin(f, r, s);
-			if (f->src[s].st.in_flight == f->cfg.max_per_source)
+			if (f->src[s].st.in_flight == fetch_src_slots(f, &f->src[s]))
 				open--;
 		}
 	}

@@ -94,6 +94,7 @@ static void sources_json(struct jsonw *w, struct store *s)
 			ss[i].ok ? (double)ss[i].latency_us_sum / (double)ss[i].ok / 1000.0 : 0.0);
 		jw_kdbl(w, "latency_ms_max", (double)ss[i].latency_us_max / 1000.0);
 		jw_ku64(w, "in_flight", (uint64_t)(ss[i].in_flight > 0 ? ss[i].in_flight : 0));
+		jw_ku64(w, "slots", (uint64_t)(ss[i].slots > 0 ? ss[i].slots : 0));
 		jw_kbool(w, "cooling", ss[i].cooling);
 		jw_obj_end(w);
 	}

@@ -207,6 +207,7 @@ static int srcopts_fetch(struct srcopts *o, struct errbuf *e)
 		f->stall_timeout_ms = f->deadline_ms;
 	f->max_inflight = (int)config_int(c, CONFIG_MAX_INFLIGHT);
 	f->max_per_source = (int)config_int(c, CONFIG_MAX_PER_SOURCE);
+	f->source_window = config_size(c, CONFIG_SOURCE_WINDOW);
 	f->retries = (int)config_int(c, CONFIG_RETRIES);
 	f->ca_path[0] = '\0';
 	if (ca && strlen(ca) >= sizeof(f->ca_path))

@@ -265,10 +265,15 @@ def curl_baselines(b):
                   extra={"load": load, **cpu_extra(b.payload, spans)})
 
 
-def block_fetch(b, pack, leaf, par=8):
+LEAF_BYTES = {"1m": 1 << 20, "256k": 256 << 10}
+
+
+def block_fetch(b, pack, leaf):
     """What fetching a pack block by block costs, without hashing, caching or FUSE: curl -Z
-    of every shard's leaf blocks (file order, `par` at once, as many as mpackfs keeps in
-    flight per gateway) to /dev/null, page cache dropped."""
+    of every shard's leaf blocks (file order, as many at once as mpackfs keeps in flight per
+    gateway by default: its 8 MiB source window at the leaf size, 4 to 24) to /dev/null,
+    page cache dropped."""
+    par = max(4, min(24, (8 << 20) // LEAF_BYTES[pack]))
     cfg = os.path.join(b.run_dir, "blocks-%s.curl" % pack)
     n = 0
     with open(cfg, "w") as fh:

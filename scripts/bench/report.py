@@ -227,8 +227,10 @@ METHOD = """## Method
   seeded random bytes) packed twice, with 1 MiB leaves (`{cid1m}`) and with 256 KiB leaves
   (`{cid256}`), plus a {gguf_mb:.0f} MB llama GGUF (`{cidgguf}`). Blocks are extracted from the
   CARs and served by nginx on 127.0.0.1 as static files under `/ipfs/`; the original files
-  under `/files/` for the HTTP baselines. nginx runs one worker per core
-  (`worker_processes auto`, Debian's default), `sendfile on`, no access log.
+  under `/files/` for the HTTP baselines. nginx runs 32 workers (`worker_processes 32`),
+  `sendfile on`, no access log: a worker blocks on the disk read behind each sendfile, so
+  with one per core (Debian's default) cold block requests queue behind each other's disk
+  reads, unlike a gateway serving each request on its own thread or goroutine (Kubo).
 - Every figure is the median and min–max of **{runs} runs**{quick}. MB/s = 10^6 bytes/s of
   shard payload.
 - {settle}

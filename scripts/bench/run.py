@@ -177,6 +177,9 @@ def setup_data(b):
         bl.log("pack %s: %s (%d blocks)" % (k, p["manifest_cid"], p["extract"]["blocks"]))
 
 
+NGINX_WORKERS = 32
+
+
 def start_nginx(b):
     sys.path.insert(0, os.path.join(bl.ROOT, "tests", "fixture"))
     import nginx
@@ -185,7 +188,10 @@ def start_nginx(b):
     if "autoindex" not in nginx.CONF:
         nginx.CONF = nginx.CONF.replace("alias {files}/;", "alias {files}/;\n"
                                         "            autoindex on;")
-    proc, port = nginx.start(b.blocks, b.files)
+    # A worker blocks on the disk read behind each sendfile: enough workers for every
+    # request a client keeps in flight (mpackfs: up to 24 per gateway), as a gateway that
+    # serves each request on its own thread or goroutine (Kubo) would.
+    proc, port = nginx.start(b.blocks, b.files, workers=NGINX_WORKERS)
     bl.register_nginx(proc)
     b.port, b.url = port, "http://127.0.0.1:%d" % port
     b.nginx_autoindex = "autoindex" in nginx.CONF

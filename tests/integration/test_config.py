@@ -19,7 +19,8 @@ import pytest
 CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # any valid CID
 CID2 = "QmWATWQ7fVPP2EFGu71UkfnqhYXDYH566qy47CnJDgvs8u"
 SETTINGS = ["api", "gateway", "car", "offline", "no_cache", "cache_dir", "cache_size", "timeout",
-            "connect_timeout", "stall_timeout", "max_inflight", "max_per_source", "retries",
+            "connect_timeout", "stall_timeout", "max_inflight", "max_per_source", "source_window",
+            "retries",
             "ca_file", "log_level", "read_ahead_kb", "allow_other", "max_threads",
             "direct_reads", "passthrough", "cold_direct"]
 
@@ -91,6 +92,8 @@ def test_defaults(mpack, cenv):
                                           "https://ipfs.io"]
     assert setting(cfg, "cache_size")[0] == 20 << 30
     assert setting(cfg, "timeout")[0] == 60
+    assert [setting(cfg, k)[0] for k in ("max_inflight", "max_per_source", "source_window")] == [
+        32, 24, 8 << 20]
     assert setting(cfg, "offline")[0] is False and setting(cfg, "car")[0] == []
     assert setting(cfg, "ca_file")[0] is None
     assert cfg["settings"]["read_ahead_kb"]["mount_only"] is True
@@ -245,7 +248,7 @@ def test_explicit_config_file(mpack, cenv, tmp_path):
         cfg = config_json(mpack, env, *args)
         assert setting(cfg, "timeout") == want
         assert setting(cfg, "retries") == (2, "default"), "the user file is not read"
-        assert setting(cfg, "max_inflight") == (16, "default"), "the system file is not read"
+        assert setting(cfg, "max_inflight") == (32, "default"), "the system file is not read"
         assert [x["path"] for x in cfg["files"]] == [want[1].rsplit(":", 1)[0]]
     err = config_error(mpack, cenv, "--config", tmp_path / "missing.conf")
     assert f"{tmp_path}/missing.conf: No such file or directory" in err
@@ -260,6 +263,7 @@ BAD_LINES = [
     ("connect_timeout = 90000", "connect_timeout: '90000' is not a number of seconds"),
     ("cache_size = 10Q", "cache_size: '10Q' is not a size"),
     ("cache_size = 0", "cache_size: '0' is not a size"),
+    ("source_window = 0", "source_window: '0' is not a size"),
     ("offline = maybe", "offline: 'maybe' is not a boolean"),
     ("max_inflight = 0", "max_inflight: '0' is not an integer in [1, 256]"),
     ("retries = 1.5", "retries: '1.5' is not an integer in [0, 10]"),
@@ -339,6 +343,8 @@ def test_flag_errors(mpack, cenv):
                                                                         "-1")
     assert "--max-inflight: '999' is not an integer in [1, 256]" in config_error(
         mpack, cenv, "--max-inflight", "999")
+    assert "--source-window: '8Q' is not a size" in config_error(mpack, cenv, "--source-window",
+                                                                 "8Q")
     assert "--offline takes no value" in config_error(mpack, cenv, "--offline=yes")
     assert "--config needs a value" in config_error(mpack, cenv, "--config")
     assert "unexpected argument 'bogus'" in config_error(mpack, cenv, "bogus")
@@ -492,6 +498,7 @@ def test_mount_env_and_flags_override_file(fg, cenv, pack, tmp_path):
     m = fg([], dict(cenv, MPACKFS_OFFLINE="false", MPACKFS_CACHE_SIZE="32M"))
     st = stats(m.mp)
     assert [s["url"] for s in st["sources"]] == ["http://127.0.0.1:9"], "env wins over file"
+    assert st["sources"][0]["slots"] == 24, "8 MiB at 256 KiB blocks, capped by max_per_source"
     assert st["cache"]["max_bytes"] == 32 << 20
     m.stop()
     m = fg(["-o", f"offline,cache_size=16M,alias=llama={pack['dir']}"],
@@ -501,10 +508,12 @@ def test_mount_env_and_flags_override_file(fg, cenv, pack, tmp_path):
     assert os.readlink(os.path.join(m.mp, "llama")) == pack["dir"], "-o alias wins over file"
     assert os.readlink(os.path.join(m.mp, "tree")) == pack["dir"]
     m.stop()
-    m = fg(["--gateway", "http://127.0.0.1:8", "--alias", f"extra={pack['m']}"], cenv)
+    m = fg(["--gateway", "http://127.0.0.1:8", "--alias", f"extra={pack['m']}",
+            "--source-window", "1M", "--max-per-source", "6"], cenv)
     st = stats(m.mp)
     assert [s["url"] for s in st["sources"]] == ["http://127.0.0.1:8"], \
         "a --gateway replaces the file's sources and implies online"
+    assert st["sources"][0]["slots"] == 4, "1 MiB at 256 KiB blocks"
     with open(os.path.join(m.mp, "extra", "README.md"), "rb") as f:
         assert f.read() == pack["files"]["README.md"], "blocks still come from the file's CAR"
 

@@ -403,7 +403,10 @@ static void test_cfg(void)
 	int i, rc;
 
 	fetch_cfg_defaults(&c);
-	CHECK_EQ_INT(c.max_inflight, 16);
+	CHECK_EQ_INT(c.max_inflight, 32);
+	CHECK_EQ_INT(c.max_per_source, 24);
+	CHECK(c.source_window == 8u << 20, "source_window %llu",
+	      (unsigned long long)c.source_window);
 	CHECK_EQ_INT(c.deadline_ms, 60000);
 	CHECK_EQ_INT(c.nsources, 0);
 	rc = fetch_cfg_add_source(&c, FETCH_SRC_GATEWAY, "ftp://x", &e);
@@ -1123,6 +1126,64 @@ static void bench_nginx(void)
 	free(p);
 }
 
+/* In flight per source: source_window bytes at the source's recent block size, at least
+ * FETCH_SLOTS_MIN, at most max_per_source. */
+static int source_stats(struct fetcher *f, struct fetch_source_stats *st)
+{
+	return fetcher_stats(f, st, 1) == 1;
+}
+
+static void window_case(int max_per_source, uint64_t window, int before, int after)
+{
+	struct fetch_source_stats st;
+	struct fetch_cfg c;
+	struct fetcher *f;
+	struct result r[24];
+	int i, ok = 0;
+
+	reset_fixtures();
+	base_cfg(&c);
+	c.max_inflight = 64;
+	c.max_per_source = max_per_source;
+	c.source_window = window;
+	add_src(&c, FETCH_SRC_GATEWAY, A.url);
+	f = mk(&c);
+	CHECK(source_stats(f, &st) && st.slots == before,
+	      "window %llu, cap %d: %d slots before "
+	      "an answer (want %d)",
+	      (unsigned long long)window, max_per_source, st.slots, before);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 4; i++) /* the source's blocks are BLKSZ bytes */
+		fetcher_submit(f, &cids[110 + i], FETCH_PRIO_DEMAND, on_done, &r[i]);
+	CHECK_EQ_INT(wait_results(r, 4, 5000), 4);
+	for (i = 0; i < 4; i++) {
+		ok += same_block(&r[i], 110 + i);
+		result_free(&r[i]);
+	}
+	CHECK_EQ_INT(ok, 4);
+	fault(&A, "{\"mode\": \"stall\", \"stall_s\": 10}");
+	for (i = 0; i < 24; i++)
+		fetcher_submit(f, &cids[120 + i], FETCH_PRIO_READAHEAD, on_done, &r[i]);
+	for (i = 0; i < 100 && source_stats(f, &st) && st.in_flight < after; i++)
+		sleep_ms(10);
+	sleep_ms(150); /* no more may start */
+	CHECK(source_stats(f, &st) && st.slots == after && st.in_flight == after,
+	      "window %llu, cap %d: %d in flight, %d slots (want %d)", (unsigned long long)window,
+	      max_per_source, st.in_flight, st.slots, after);
+	CHECK_EQ_INT(fetcher_pending(f), 24);
+	fetcher_free(f);
+	for (i = 0; i < 24; i++)
+		result_free(&r[i]);
+}
+
+static void test_window(void)
+{
+	window_case(16, 10 * BLKSZ, 4, 10); /* 4: the minimum, before sizes are known */
+	window_case(6, 1u << 30, 6, 6);	    /* capped by max_per_source */
+	window_case(2, 10 * BLKSZ, 2, 2);   /* a cap below the minimum wins */
+	window_case(16, 2 * BLKSZ, 4, 4);   /* the minimum */
+}
+
 static void make_blocks(void)
 {
 	int i;
@@ -1193,6 +1254,7 @@ int main(void)
 	test_concurrent();
 	test_priority();
 	test_cancel();
+	test_window();
 	if (getenv("MPACK_FETCH_BENCH"))
 		bench_nginx();
 
