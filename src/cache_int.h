@@ -53,6 +53,11 @@ struct cache_meta {
 #define CACHE_WB_MIN   (64u << 10)   /* smaller blocks are left to the kernel */
 #define CACHE_WB_LAG   (64ull << 20) /* bytes put before their pages are dropped */
 #define CACHE_WB_SLOTS 1024
+/* Write-back starts once CACHE_WB_BATCH bytes of puts wait for it, as one request
+ * over their span when each put lies within CACHE_WB_GAP of it (puts into a growing
+ * file are nearly adjacent), so the device gets few large writes, not one per put. */
+#define CACHE_WB_BATCH (4u << 20)
+#define CACHE_WB_GAP   (1u << 20)
 
 struct cache {
 	MDB_env *env;
@@ -97,6 +102,8 @@ struct cache {
 	} wb[CACHE_WB_SLOTS];
 	unsigned wb_head, wb_n;
 	uint64_t wb_bytes;
+	struct cache_range wb_span; /* puts whose write-back has not started (len: their bytes) */
+	uint64_t wb_span_end;
 	int data_fd;	       /* LMDB's fd of data.mdb (borrowed) */
 	int direct_fd;	       /* data.mdb opened O_DIRECT (owned), or -1 */
 	atomic_bool direct_ok; /* direct_fd works */

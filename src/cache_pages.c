@@ -4,8 +4,9 @@
  *   again so RSS stays bounded (cache_trim_map).
  * - A block a sequential reader consumed has its pages dropped
  *   (cache_drop): its bytes now live in the reader's page cache.
- * - Each stream put (cache_put_stream) starts writing its pages at once and
- *   drops them CACHE_WB_LAG bytes of such puts later (cache_put_writeback), so
+ * - Stream puts (cache_put_stream) start writing their pages in batches of
+ *   CACHE_WB_BATCH and drop them CACHE_WB_LAG bytes of such puts later
+ *   (cache_put_writeback), so
  *   a stream of puts recycles a bounded set of pages instead of filling memory
  *   with a second copy of the pack.
  * - cache_advise reads a block's pages ahead (MADV_WILLNEED).
@@ -225,14 +226,40 @@ static int cache_with_key(struct cache *c, MDB_val *k,
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }
 
+/* wb_lock held: adds cur to the span of puts waiting for write-back. Returns the
+ * span to start now in *go (off, end - off), or go->len 0. */
+static void cache_wb_batch(struct cache *c, const struct cache_range *cur, struct cache_range *go)
+{
+	struct cache_range *sp = &c->wb_span;
+	uint64_t end = cur->off + cur->len;
+
+	go->len = 0;
+	if (sp->len && (cur->off > c->wb_span_end + CACHE_WB_GAP || end + CACHE_WB_GAP < sp->off)) {
+		*go = (struct cache_range){sp->off, c->wb_span_end - sp->off};
+		sp->len = 0;
+	}
+	if (!sp->len) {
+		*sp = *cur;
+		c->wb_span_end = end;
+	} else {
+		sp->off = cur->off < sp->off ? cur->off : sp->off;
+		c->wb_span_end = end > c->wb_span_end ? end : c->wb_span_end;
+		sp->len += cur->len;
+	}
+	if (!go->len && sp->len >= CACHE_WB_BATCH) {
+		*go = (struct cache_range){sp->off, c->wb_span_end - sp->off};
+		sp->len = 0;
+	}
+}
+
 void cache_put_writeback(struct cache *c, MDB_val *mh)
 {
-	struct cache_range cur = {0, 0}, r = {0, 0};
+	struct cache_range cur = {0, 0}, r = {0, 0}, go;
 
 	if (cache_with_key(c, mh, cache_note_pages, &cur) || cur.len < CACHE_WB_MIN)
 		return; /* small blocks: not worth a wait on their write-back */
-	sync_file_range(c->data_fd, (off_t)cur.off, (off_t)cur.len, SYNC_FILE_RANGE_WRITE);
 	pthread_mutex_lock(&c->wb_lock);
+	cache_wb_batch(c, &cur, &go);
 	if (c->wb_n == CACHE_WB_SLOTS || c->wb_bytes > CACHE_WB_LAG) {
 		r = c->wb[c->wb_head];
 		c->wb_head = (c->wb_head + 1) % CACHE_WB_SLOTS;
@@ -242,6 +269,8 @@ void cache_put_writeback(struct cache *c, MDB_val *mh)
 	c->wb[(c->wb_head + c->wb_n++) % CACHE_WB_SLOTS] = cur;
 	c->wb_bytes += cur.len;
 	pthread_mutex_unlock(&c->wb_lock);
+	if (go.len)
+		sync_file_range(c->data_fd, (off_t)go.off, (off_t)go.len, SYNC_FILE_RANGE_WRITE);
 	if (r.len) {
 		sync_file_range(c->data_fd, (off_t)r.off, (off_t)r.len,
 				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |

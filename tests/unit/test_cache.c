@@ -1262,6 +1262,89 @@ static void test_put_writeback(void)
 		fprintf(stderr, "cleanup of %s failed\n", dir);
 }
 
+/* Pages of data.mdb that are resident and dirty (write-back not started), from
+ * /proc/self/pagemap and /proc/kpageflags (root only). -1 if they cannot be read. */
+static long dirty_pages(const char *dir)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n;
+	int fd, pm = open("/proc/self/pagemap", O_RDONLY), kf = open("/proc/kpageflags", O_RDONLY);
+	volatile unsigned char sink = 0;
+	unsigned char *vec = NULL;
+	uint64_t ent, fl;
+	char path[300];
+	struct stat st;
+	long dirty = -1;
+	uint8_t *map;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || pm < 0 || kf < 0 || fstat(fd, &st) != 0 || st.st_size == 0)
+		goto out;
+	n = ((size_t)st.st_size + pg - 1) / pg;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	vec = malloc(n);
+	if (map == MAP_FAILED || !vec || mincore(map, (size_t)st.st_size, vec) != 0)
+		goto unmap;
+	dirty = 0;
+	for (size_t i = 0; i < n && dirty >= 0; i++) {
+		if (!(vec[i] & 1))
+			continue;
+		sink += map[i * pg]; /* resident: a minor fault maps it, no I/O */
+		if (pread(pm, &ent, 8, (off_t)(((uintptr_t)map / pg + i) * 8)) != 8 ||
+		    !(ent >> 63) || !(ent & ((1ull << 55) - 1)) ||
+		    pread(kf, &fl, 8, (off_t)((ent & ((1ull << 55) - 1)) * 8)) != 8)
+			dirty = -1; /* no PFN: not root */
+		else
+			dirty += (fl >> 4) & 1; /* KPF_DIRTY */
+	}
+unmap:
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)st.st_size);
+out:
+	free(vec);
+	if (fd >= 0)
+		close(fd);
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	(void)sink;
+	return dirty;
+}
+
+/* Stream puts start their write-back together, once CACHE_WB_BATCH bytes wait for it:
+ * until then their pages stay dirty; after it, they are written. */
+static void test_put_writeback_batch(void)
+{
+	char dir[] = "/var/tmp/test_cache_wbb.XXXXXX", cmd[100];
+	long per = (long)((1u << 20) / (size_t)sysconf(_SC_PAGESIZE)), d = -1;
+	int nb = (int)(CACHE_WB_BATCH >> 20);
+	struct cache *c;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp %s: %s", dir, strerror(errno));
+		return;
+	}
+	c = open_cache(dir, 256 << 20, false);
+	for (int i = 0; c && i < nb - 1; i++)
+		CHECK_EQ_INT(put_block_as(c, 37, (uint64_t)i, 1 << 20, true), 0);
+	d = dirty_pages(dir);
+	CHECK(d >= (nb - 1) * per,
+	      "%ld dirty pages after %d MiB of stream puts (want >= %ld: "
+	      "write-back waits for %u MiB; needs root)",
+	      d, nb - 1, (nb - 1) * per, CACHE_WB_BATCH >> 20);
+	for (int i = nb - 1; c && i < nb + 1; i++)
+		CHECK_EQ_INT(put_block_as(c, 37, (uint64_t)i, 1 << 20, true), 0);
+	d = dirty_pages(dir); /* the batch's write-back was submitted: its pages are not dirty */
+	CHECK(d >= 0 && d < 2 * per, "%ld dirty pages after %d MiB of stream puts (want < %ld)", d,
+	      nb + 1, 2 * per);
+	cache_close(c);
+	CHECK_EQ_INT(view_all_seed(dir, 37, nb + 1, false) > 0, 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+}
+
 static void test_default_dir(void)
 {
 	char buf[512];
@@ -1313,6 +1396,7 @@ int main(int argc, char **argv)
 	test_view_readaround();
 	test_view_pread();
 	test_put_writeback();
+	test_put_writeback_batch();
 	test_default_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
 	if (system(cmd) != 0)
