@@ -241,7 +241,10 @@ METHOD = """## Method
   before each run (no state kept in the process). Baseline (`m*.local_cold`): the same
   files on local disk after drop_caches, read in runs interleaved with the warm ones (local,
   mount, mount, local, ...): this VM's disk speed changes by 2× within minutes, so a
-  baseline measured earlier in the run (`local.cold`) does not compare.
+  baseline measured earlier in the run (`local.cold`) does not compare. Warm and its
+  baseline run twice as often as the other figures: each run gets the disk's fast state
+  (about 1.8 GB/s) or its slow one (0.7–1.1) whichever side it is on, and with 5 runs one
+  run flips the median.
 - hot: right after a warm read, same mount, page cache kept. Baseline (`m*.local_hot`):
   local files in page cache, runs interleaved with the mount's the same way.
 - fio: `--readonly --rw=randread --time_based --runtime={fio}` over the four shards
