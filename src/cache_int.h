@@ -102,8 +102,9 @@ struct cache {
 	} wb[CACHE_WB_SLOTS];
 	unsigned wb_head, wb_n;
 	uint64_t wb_bytes;
-	struct cache_range wb_span; /* puts whose write-back has not started (len: their bytes) */
-	uint64_t wb_span_end;
+	struct {
+		uint64_t lo, hi, bytes; /* file span and bytes of the puts not yet written */
+	} wb_span;
 	int data_fd;	       /* LMDB's fd of data.mdb (borrowed) */
 	int direct_fd;	       /* data.mdb opened O_DIRECT (owned), or -1 */
 	atomic_bool direct_ok; /* direct_fd works */

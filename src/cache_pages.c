@@ -226,29 +226,28 @@ static int cache_with_key(struct cache *c, MDB_val *k,
 	return rc == 0 ? 0 : rc == MDB_NOTFOUND ? -ENOENT : -EIO;
 }
 
-/* wb_lock held: adds cur to the span of puts waiting for write-back. Returns the
- * span to start now in *go (off, end - off), or go->len 0. */
+/* wb_lock held: adds cur to the span of puts not yet written. Returns in *go the
+ * span to start writing now, or go->len 0. */
 static void cache_wb_batch(struct cache *c, const struct cache_range *cur, struct cache_range *go)
 {
-	struct cache_range *sp = &c->wb_span;
 	uint64_t end = cur->off + cur->len;
+	bool far = cur->off > c->wb_span.hi + CACHE_WB_GAP || end + CACHE_WB_GAP < c->wb_span.lo;
 
 	go->len = 0;
-	if (sp->len && (cur->off > c->wb_span_end + CACHE_WB_GAP || end + CACHE_WB_GAP < sp->off)) {
-		*go = (struct cache_range){sp->off, c->wb_span_end - sp->off};
-		sp->len = 0;
+	if (c->wb_span.bytes && far) { /* start the old span, begin a new one */
+		*go = (struct cache_range){c->wb_span.lo, c->wb_span.hi - c->wb_span.lo};
+		c->wb_span.bytes = 0;
 	}
-	if (!sp->len) {
-		*sp = *cur;
-		c->wb_span_end = end;
-	} else {
-		sp->off = cur->off < sp->off ? cur->off : sp->off;
-		c->wb_span_end = end > c->wb_span_end ? end : c->wb_span_end;
-		sp->len += cur->len;
+	if (!c->wb_span.bytes) {
+		c->wb_span.lo = cur->off;
+		c->wb_span.hi = end;
 	}
-	if (!go->len && sp->len >= CACHE_WB_BATCH) {
-		*go = (struct cache_range){sp->off, c->wb_span_end - sp->off};
-		sp->len = 0;
+	c->wb_span.lo = cur->off < c->wb_span.lo ? cur->off : c->wb_span.lo;
+	c->wb_span.hi = end > c->wb_span.hi ? end : c->wb_span.hi;
+	c->wb_span.bytes += cur->len;
+	if (!go->len && c->wb_span.bytes >= CACHE_WB_BATCH) {
+		*go = (struct cache_range){c->wb_span.lo, c->wb_span.hi - c->wb_span.lo};
+		c->wb_span.bytes = 0;
 	}
 }
 

@@ -109,6 +109,18 @@ static void config_default_int(struct config *c, int key, long v)
 	config_default(c, key, buf);
 }
 
+/* Bytes, as "8M" when a whole number of MiB. */
+static void config_default_size(struct config *c, int key, uint64_t v)
+{
+	char buf[32];
+
+	if (v && v % (1u << 20) == 0)
+		snprintf(buf, sizeof(buf), "%lluM", (unsigned long long)(v >> 20));
+	else
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	config_default(c, key, buf);
+}
+
 void config_init(struct config *c)
 {
 	struct fetch_cfg f;
@@ -132,7 +144,7 @@ void config_init(struct config *c)
 	config_default_ms(c, CONFIG_STALL_TIMEOUT, f.stall_timeout_ms);
 	config_default_int(c, CONFIG_MAX_INFLIGHT, f.max_inflight);
 	config_default_int(c, CONFIG_MAX_PER_SOURCE, f.max_per_source);
-	config_default(c, CONFIG_SOURCE_WINDOW, "8M");
+	config_default_size(c, CONFIG_SOURCE_WINDOW, f.source_window);
 	config_default_int(c, CONFIG_RETRIES, f.retries);
 	config_default(c, CONFIG_LOG_LEVEL, "warn");
 	config_default(c, CONFIG_READ_AHEAD_KB, "4096");
