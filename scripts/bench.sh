@@ -1,6 +1,7 @@
 #!/bin/bash
 # make bench: benchmark mpackfs against nginx/curl/rclone/local-disk baselines over loopback
-# and write docs/BENCHMARKS.md and docs/benchmarks.json. BENCH_QUICK=1 for a short run.
+# and write docs/BENCHMARKS.md and docs/benchmarks.json. BENCH_QUICK=1 for a short run, whose
+# report goes to $BENCH_DIR/quick/report/ (BENCH_OUT to choose), not over the full one.
 # Everything it mounts is unmounted and everything it starts is stopped on exit, even on
 # failure (the Python driver cleans up; this trap catches what a killed driver left behind).
 set -euo pipefail

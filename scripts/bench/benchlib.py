@@ -166,7 +166,7 @@ SETTLE_S = 0.0  # run.py sets it from BENCH_SETTLE
 def drop_caches():
     """Drop the page cache, then wait SETTLE_S (BENCH_SETTLE, default 0). On a VM with free
     page reporting the pause lets the host take the freed memory back first, so every run
-    then pays the host's faults on its first writes (BENCHMARKS-analysis.md measures it)."""
+    then pays the host's faults on its first writes (BENCHMARKS-history.md measures it)."""
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as fh:
         fh.write("3\n")
@@ -456,6 +456,8 @@ def machine_facts(data_dir):
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
+    flags = next((ln.split(":", 1)[1].split() for ln in _read("/proc/cpuinfo").splitlines()
+                  if ln.startswith("flags")), [])
     mem = _read("/proc/meminfo").splitlines()[0].split()[1]
     dev = run(["findmnt", "-no", "SOURCE,FSTYPE", "-T", data_dir], check=False).stdout.split()
     disk = {"device": dev[0] if dev else "?", "fstype": dev[1] if len(dev) > 1 else "?"}
@@ -463,12 +465,17 @@ def machine_facts(data_dir):
     for key, f in (("rotational", "queue/rotational"), ("scheduler", "queue/scheduler"),
                    ("model", "device/model"), ("size_sectors", "size")):
         disk[key] = _read("/sys/block/%s/%s" % (base, f), "?")
+    if disk["model"] == "?" and _read("/sys/block/%s/device/vendor" % base, ""):
+        disk["model"] = "%s (virtio, vendor %s)" % (
+            os.path.basename(os.path.realpath("/sys/block/%s/device/driver" % base)),
+            _read("/sys/block/%s/device/vendor" % base))
     virt = run(["systemd-detect-virt"], check=False).stdout.strip() if shutil.which(
         "systemd-detect-virt") else ""
     hyp = re.search(r"Hypervisor vendor:\s*(\S+)", run(["lscpu"], check=False).stdout)
     if hyp:
         virt = (virt + " on " if virt and virt != "none" else "") + hyp.group(1) + " guest"
-    return {"cpu_model": cpu, "cores": os.cpu_count(), "ram_bytes": int(mem) * 1024,
+    return {"cpu_model": cpu, "cpu_flags": [f for f in ("sha_ni", "avx2", "avx512f", "aes")
+                                            if f in flags], "cores": os.cpu_count(), "ram_bytes": int(mem) * 1024,
             "kernel": platform.release(), "disk": disk, "virt": virt or "?",
             "python": platform.python_version()}
 

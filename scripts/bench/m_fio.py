@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """m_fio: random reads with fio over the four shards — 4 KiB and 1 MiB blocks, 1 and 8 readers,
-psync and mmap — through mpackfs warm and cold, and on local disk (page cache dropped)."""
+psync and mmap — through mpackfs warm and cold, on local disk (page cache dropped), and on local
+files already in page cache (hot: the limit of every other state)."""
 import json
 import os
 
@@ -11,14 +12,15 @@ CONFIGS = [(engine, bs, jobs) for engine in ("psync", "mmap") for bs in ("4k", "
            for jobs in (1, 8)]
 
 
-def fio_once(b, paths, engine, bs, jobs):
+def fio_once(b, paths, engine, bs, jobs, runtime=None, extra=()):
     """One fio run; returns (MB/s, IOPS, p99 completion latency in ms)."""
+    runtime = runtime or b.fio_runtime
     size = min(os.path.getsize(p) for p in paths) // bl.MiB * bl.MiB * len(paths)
     argv = ["fio", "--name=bench", "--readonly", "--rw=randread", "--bs=" + bs,
             "--ioengine=" + engine, "--numjobs=%d" % jobs, "--time_based",
-            "--runtime=%d" % b.fio_runtime, "--size=%d" % size, "--group_reporting",
-            "--output-format=json", "--filename=" + ":".join(paths)]
-    r = bl.run(argv, timeout=b.fio_runtime * 10 + 120)
+            "--runtime=%d" % runtime, "--size=%d" % size, "--group_reporting",
+            "--output-format=json", "--filename=" + ":".join(paths), *extra]
+    r = bl.run(argv, timeout=runtime * 10 + 120)
     txt = r.stdout[r.stdout.index("{"):]
     job = json.loads(txt)["jobs"][0]
     rd = job["read"]
@@ -36,6 +38,12 @@ def series(b, state, engine, bs, jobs):
 
     def one(_):
         fs = None
+        if state == "hot":
+            paths = b.shard_paths(b.files)
+            for p in paths:
+                bl.dd_read(p)
+            return fio_once(b, paths, engine, bs, jobs, min(HOT_RUNTIME, b.fio_runtime),
+                            ["--invalidate=0"])  # fio drops a file's pages by default
         if state == "cold":
             bl.fresh_dir(cold_cache)
         if state != "local":
@@ -52,6 +60,9 @@ def series(b, state, engine, bs, jobs):
     return b.series(b.runs, one)
 
 
+HOT_RUNTIME = 3  # s: the page cache's speed holds still; it needs no 10 s
+
+
 def fid(state, engine, bs, jobs):
     return "fio.%s.%s.%s.j%d" % (state, engine, bs, jobs)
 
@@ -59,15 +70,17 @@ def fid(state, engine, bs, jobs):
 def add(b, state, engine, bs, jobs, out, load):
     label = "fio randread %s bs=%s numjobs=%d, %s" % (engine, bs, jobs, {
         "local": "local disk, page cache dropped", "warm": "mpackfs warm",
-        "cold": "mpackfs cold"}[state])
-    base = fid("local", engine, bs, jobs) if state != "local" else None
+        "cold": "mpackfs cold", "hot": "local files in page cache (%d s runs)" % min(HOT_RUNTIME, b.fio_runtime)
+    }[state])
+    base = fid("local", engine, bs, jobs) if state not in ("local", "hot") else None
+    hot = b.res.get(fid("hot", engine, bs, jobs)) if state != "hot" else None
     targets = None
     if state == "warm" and engine == "psync" and bs == "1m" and jobs == 8:
         targets = [{"vs": fid("warm", "psync", "1m", 1), "op": ">=", "value": 0.7}]
     b.res.add(fid(state, engine, bs, jobs), "fio", label, "MB/s", [o[0] for o in out],
               baseline=base, targets=targets,
-              limit={"value": b.res.get(base)["median"], "what": "local disk, same job"}
-              if base and b.res.get(base) else None,
+              limit={"value": hot["median"], "what": "local files in page cache, same job"}
+              if hot else None,
               extra={"iops": bl.summary([o[1] for o in out]),
                      "p99_ms": bl.summary([o[2] for o in out]), "load": load,
                      "state": state, "engine": engine, "bs": bs, "jobs": jobs})
@@ -81,10 +94,11 @@ def one_config(b, state, engine, bs, jobs):
 def fio_all(b):
     if b.attempt("fio", "warm-up of the 1 MiB pack", m_read.ensure_warm, b, "1m") is None:
         return
-    for state in ("local", "warm", "cold"):
+    for state in ("hot", "local", "warm", "cold"):
         for engine, bs, jobs in CONFIGS:
-            if b.quick and engine == "mmap" and state != "warm":
-                continue  # quick mode: mmap only warm, to stay under 3 minutes
+            if b.quick and (state == "hot" or engine == "mmap" and (state != "warm"
+                                                                   or jobs > 1)):
+                continue  # quick mode: no limits, mmap only warm and 1 job: under 3 minutes
             b.attempt("fio", "fio %s %s bs=%s numjobs=%d" % (state, engine, bs, jobs),
                       one_config, b, state, engine, bs, jobs)
     bl.fresh_dir(os.path.join(b.caches, "fio-cold"))

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """m_read: physical limits, local-disk and HTTP baselines, cold/warm/hot sequential reads
 through mpackfs, peak RSS, cache overhead, time to first byte and time to mount."""
+import ctypes
 import hashlib
+import json
 import os
 import statistics
 import subprocess
@@ -18,6 +20,10 @@ COLD = ("cold: fresh --cache-dir, page cache dropped, mpackfs started before the
 WARM = ("warm: every block in the mpackfs cache and every file's verified copy made (the "
         "passthrough copies an idle mount makes), page cache dropped, mpackfs restarted "
         "before each run")
+WARM_BLOCKS = ("warm from the block cache alone: the same cache, mounted with -o "
+               "passthrough=false (no copies used): every byte is served from LMDB's map, "
+               "page cache dropped, mpackfs restarted before each run; runs interleaved with "
+               "the warm and local ones")
 HOT = "hot: right after a warm read, same mount, page cache kept"
 FLOOR = ("fusefloor: the cheapest FUSE server (scripts/bench/fusefloor.c) serving the local "
          "files with mpackfs's FUSE settings, replies from a map of the file, no verification "
@@ -58,38 +64,45 @@ def limits(b):
         m = np.empty(512 * bl.MiB, dtype=np.uint8)
         return mbps(len(m), bl.timed(m.fill, 1))
 
-    vals, load = b.series(b.runs, fresh)
-    b.res.add("lim.fresh_write", "limits", "first write into newly allocated memory, one core "
-              "(512 MiB, 3 s after drop_caches)", "MB/s", vals, extra={"load": load},
-              note="every page a cold or warm read fills (FUSE page cache, socket buffers, "
-              "LMDB pages) is first written at about this rate; lim.memcpy is the rate "
-              "into pages already in use")
+    if not b.quick:  # 3 s a run: informational, so only in a full run
+        vals, load = b.series(b.runs, fresh)
+        b.res.add("lim.fresh_write", "limits", "first write into newly allocated memory, one "
+                  "core (512 MiB, 3 s after drop_caches)", "MB/s", vals, extra={"load": load},
+                  note="every page a cold or warm read fills (FUSE page cache, socket "
+                  "buffers, LMDB pages) is first written at about this rate; lim.memcpy is "
+                  "the rate into pages already in use")
     fill_path = os.path.join(b.run_dir, "fill.tmp")
-    chunk = np.random.default_rng(3).bytes(4 * bl.MiB)
+
+    fill_mib = 256 if b.quick else 1024
 
     def fill(_):
-        bl.drop_caches()
-        time.sleep(3)
-        fd = os.open(fill_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            t = time.perf_counter()
-            for _ in range(128):
-                if os.write(fd, chunk) != len(chunk):
-                    raise RuntimeError("short write to " + fill_path)
-            secs = time.perf_counter() - t
-        finally:
-            os.close(fd)
-            os.unlink(fill_path)
-        return mbps(128 * len(chunk), secs)
+        return stream_fill(fill_path, fill_mib)
 
     vals, load = b.series(b.runs, fill)
-    b.res.add("lim.pagecache_fill", "limits", "page-cache fill by copy, one core (512 MiB "
-              "buffered write into a new file, 3 s after drop_caches)", "MB/s", vals,
+    b.res.add("lim.pagecache_fill", "limits", "page-cache fill in steady state, per CPU-second "
+              "of the whole machine (%d MiB of 256 KiB pwrites into a new file, write-back "
+              "started every 4 MiB, pages dropped 64 MiB behind, as the cache's puts do; "
+              "timed after the first %d MiB)" % (fill_mib, fill_mib // 4), "MB/s", vals,
               extra={"load": load},
-              note="a cold read fills two page caches this way (the FUSE file's, from the "
-              "server's reply; the cache file's, from LMDB's write); a read from ext4 fills "
-              "its page cache by DMA instead")
-    read_all(b.shard_paths(b.files))
+              note="a cold read fills the cache file's pages this way (LMDB's write); the "
+              "dropped pages are reused, so unlike lim.fresh_write this is the rate into "
+              "recycled memory, write-back and reclaim included")
+    paths = b.shard_paths(b.files)
+
+    def disk(_):
+        bl.drop_caches()
+        r = bl.run(["fio", "--name=disk", "--readonly", "--rw=read", "--direct=1",
+                    "--ioengine=libaio", "--iodepth=16", "--bs=1m", "--output-format=json",
+                    "--filename=" + ":".join(paths)], timeout=600)
+        return json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]["read"]["bw_bytes"] / bl.MB
+
+    vals, load = b.series(b.runs, disk)
+    b.res.add("lim.disk", "limits", "disk sequential read: fio, O_DIRECT, libaio, 16 requests "
+              "of 1 MiB in flight, the %d shards in turn" % len(paths), "MB/s", vals,
+              extra={"load": load}, note="the device's speed changes by 2× within minutes "
+              "on this VM; warm and local reads are compared with runs interleaved with "
+              "them, not with this figure")
+    read_all(paths)
 
     def http_hot(_):
         t = time.perf_counter()
@@ -114,6 +127,39 @@ def limits(b):
     vals, load = b.series(b.runs, rtt)
     b.res.add("lim.rtt", "limits", "one small-block HTTP request on loopback (new "
               "connection, curl time_total)", "ms", vals, better="lower", extra={"load": load})
+
+
+FILL_LAG = 64 * bl.MiB
+
+
+def stream_fill(path, mib):
+    """Write mib MiB to a new file the way the cache's stream puts do; MB per CPU-second of
+    the machine over all but the first quarter (by then the dropped pages are being reused)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64,
+                                     ctypes.c_uint]
+    chunk = np.random.default_rng(3).bytes(256 * 1024)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    span = None
+    try:
+        for i in range(mib * 4):
+            off = i * len(chunk)
+            if off == mib // 4 * bl.MiB:
+                span = bl.CpuSpan().__enter__()
+            if os.pwrite(fd, chunk, off) != len(chunk):
+                raise RuntimeError("short write to " + path)
+            end = off + len(chunk)
+            if end % (4 * bl.MiB) == 0:
+                libc.sync_file_range(fd, end - 4 * bl.MiB, 4 * bl.MiB, 2)  # WRITE
+                if end > FILL_LAG:
+                    lo = end - FILL_LAG - 4 * bl.MiB
+                    libc.sync_file_range(fd, lo, 4 * bl.MiB, 7)  # WAIT_BEFORE|WRITE|WAIT_AFTER
+                    os.posix_fadvise(fd, lo, 4 * bl.MiB, os.POSIX_FADV_DONTNEED)
+        span.__exit__(None, None, None)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return (mib - mib // 4) * bl.MiB / span.cpu_s / bl.MB
 
 
 def cpu_ceiling(b, fills, reader, http="http.curl_null"):
@@ -179,6 +225,34 @@ def limit_of(b, fid, what):
     return {"value": f["median"], "what": what} if f else None
 
 
+def limit_min(b, parts):
+    """The least of some measured limits: parts are (figure id, what, scale)."""
+    got = [(b.res.get(fid)["median"] * scale, what) for fid, what, scale in parts
+           if b.res.get(fid)]
+    if not got:
+        return None
+    v, what = min(got)
+    return {"value": v, "what": what if len(got) == 1 else "min(%s) = %s" % (
+        ", ".join(w for _, w in got), what)}
+
+
+def disk_limit(b, *_):
+    return limit_of(b, "lim.disk", "the disk's sequential read, O_DIRECT, 16 in flight")
+
+
+def copy_limit(b):
+    return limit_of(b, "lim.memcpy", "one core's memory copy: a hot read is the kernel "
+                    "copying page-cache pages into the reader's buffer")
+
+
+def http_limit(b, sha=False):
+    parts = [("lim.http_hot", "loopback HTTP (files in page cache)", 1),
+             ("lim.disk", "disk read", 1)]
+    if sha:
+        parts.append(("lim.sha256", "SHA-256 on one core", 1))
+    return limit_min(b, parts)
+
+
 # ---------------------------------------------------------------- local and HTTP baselines
 
 def read_all(paths, bs="4M"):
@@ -198,11 +272,11 @@ def local(b):
 
     vals, load = b.series(b.runs, cold)
     b.res.add("local.cold", "sequential", "local disk, page cache dropped (dd bs=4M)", "MB/s",
-              vals, extra={"load": load, **cpu_extra(b.payload, spans)})
+              vals, limit=disk_limit(b), extra={"load": load, **cpu_extra(b.payload, spans)})
     read_all(paths)
     vals, load = b.series(b.runs, lambda _: mbps(*read_all(paths)))
     b.res.add("local.hot", "sequential", "local disk, page cache hot (dd bs=4M)", "MB/s", vals,
-              extra={"load": load})
+              limit=copy_limit(b), extra={"load": load})
     b.attempt("sequential", "fusefloor reads", floor_reads, b)
 
 
@@ -217,17 +291,23 @@ def floor_reads(b):
 
     def one(_):
         bl.drop_caches()
+        t = time.perf_counter()
         with bl.FuseFloor(b.files, floor_mnt(b), b.run_dir):
+            mount_ms = (time.perf_counter() - t) * 1000
             lc = bl.loadavg()
             cold = mbps(*read_all(paths))
             lh = bl.loadavg()
-            return cold, mbps(*read_all(paths)), lc, lh
+            return cold, mbps(*read_all(paths)), lc, lh, mount_ms
 
-    cold_v, hot_v, lc, lh = map(list, zip(*[b.retry(one, i) for i in range(b.runs)]))
+    cold_v, hot_v, lc, lh, mnt = map(list, zip(*[b.retry(one, i) for i in range(b.runs)]))
     b.res.add("floor.cold", "sequential", "fusefloor, page cache dropped (dd bs=4M)", "MB/s",
-              cold_v, baseline="local.cold", note=FLOOR, extra={"load": lc})
+              cold_v, baseline="local.cold", limit=disk_limit(b), note=FLOOR,
+              extra={"load": lc})
     b.res.add("floor.hot", "sequential", "fusefloor, page cache hot (dd bs=4M)", "MB/s",
-              hot_v, baseline="local.hot", note=FLOOR, extra={"load": lh})
+              hot_v, baseline="local.hot", limit=copy_limit(b), note=FLOOR, extra={"load": lh})
+    b.res.add("floor.mount", "latency", "time to mount fusefloor (start → mountpoint answers "
+              "stat): the cheapest FUSE server's start", "ms", mnt, better="lower",
+              note=FLOOR)
 
 
 def curl_all(b, cmd):
@@ -262,6 +342,7 @@ def curl_baselines(b):
 
         vals, load = b.series(b.runs, one)
         b.res.add(fid, "sequential", label, "MB/s", vals,
+                  limit=http_limit(b, sha=fid == "http.curl_sha"),
                   extra={"load": load, **cpu_extra(b.payload, spans)})
 
 
@@ -293,7 +374,7 @@ def block_fetch(b, pack, leaf):
     vals, load = b.series(b.runs, one)
     b.res.add("http.blocks_%s" % pack, "sequential", "curl -Z of every leaf block (%s, %d "
               "requests, %d at once) to /dev/null from nginx, cold" % (leaf, n, par), "MB/s",
-              vals, baseline="http.curl_null",
+              vals, baseline="http.curl_null", limit=http_limit(b),
               extra={"load": load, "requests": n, **cpu_extra(b.payload, spans)})
 
 
@@ -307,25 +388,51 @@ def rclone(b):
             "--vfs-cache-mode", "off", "--read-only", "--config", conf,
             "--cache-dir", os.path.join(b.run_dir, "rclone-cache")]
 
-    spans = []
+    spans, side = [], {"mount": [], "first": [], "rss": []}
 
     def one(_):
         os.makedirs(mnt, exist_ok=True)
         bl.drop_caches()
         with open(os.path.join(b.run_dir, "rclone.log"), "a") as log:
+            t = time.perf_counter()
             p = bl.spawn(argv, mnt, stdout=log, stderr=subprocess.STDOUT)
             bl.register_mount(mnt)
             try:
                 bl.wait_mounted(mnt, p)
-                return mbps(*spanned(spans, read_all, [os.path.join(mnt, s)
-                                                       for s in b.shards]))
+                mount_ms = (time.perf_counter() - t) * 1000
+                first_ms = first_byte_ms(os.path.join(mnt, b.shards[0]))
+                bl.drop_caches()
+                v = mbps(*spanned(spans, read_all, [os.path.join(mnt, s) for s in b.shards]))
+                side["rss"].append(bl.proc_status(p.pid, "VmHWM") / bl.MiB)
+                side["mount"].append(mount_ms)
+                side["first"].append(first_ms)
+                return v
             finally:
                 bl.unmount(mnt, p)
 
     vals, load = b.series(b.runs, one)
     b.res.add("http.rclone", "sequential", "rclone mount :http: (--vfs-cache-mode off), cold",
-              "MB/s", vals, extra={"load": load, "argv": " ".join(argv[:10]),
-                                   **cpu_extra(b.payload, spans)})
+              "MB/s", vals, limit=http_limit(b), extra={"load": load, "argv": " ".join(
+                  argv[:10]), **cpu_extra(b.payload, spans)})
+    b.res.add("http.rclone_first", "latency", "rclone mount: time to first byte of a cold "
+              "file (open+read 1 byte, right after mounting)", "ms", side["first"][-b.runs:],
+              better="lower")
+    b.res.add("http.rclone_mount", "latency", "rclone mount: time to mount (start → "
+              "mountpoint answers stat)", "ms", side["mount"][-b.runs:], better="lower")
+    b.res.add("http.rclone_rss", "resources", "rclone mount: peak RSS (VmHWM) over its cold "
+              "read", "MiB", side["rss"][-b.runs:], better="lower")
+
+
+def first_byte_ms(path):
+    """open + read of one byte, in ms."""
+    t = time.perf_counter()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if len(os.read(fd, 1)) != 1:
+            raise RuntimeError("short first read of " + path)
+    finally:
+        os.close(fd)
+    return (time.perf_counter() - t) * 1000
 
 
 # ---------------------------------------------------------------- through the mount
@@ -474,14 +581,31 @@ def warm_runs(b, pack, cache):
         warm.append(v)
         spans.append(c)
 
+    def blocks_only(_):
+        bl.drop_caches()
+        fs = b.mpackfs(cache, ("-o", "passthrough=false"))
+        fs.start()
+        try:
+            with bl.CpuSpan() as c:
+                v = mbps(*read_all(paths))
+            fetched[0] += fs.stats()["store"]["fetched"]
+        finally:
+            fs.stop()
+        blocks.append(v)
+        bspans.append(c)
+
+    blocks, bspans = [], []
     for i in range(nwarm):
         del hot[:], lh[:], lhot[:]
         if i % 2 == 0:
             local_cold()
+            b.retry(blocks_only, i)
         b.retry(one, i)
         if i % 2 == 1:
+            b.retry(blocks_only, i)
             local_cold()
-    return warm, hot, fetched[0], lw[-nwarm:], lh, folios[-1], spans, lcold, lhot
+    return (warm, hot, fetched[0], lw[-nwarm:], lh, folios[-1], spans, lcold, lhot,
+            blocks[-nwarm:], bspans[-nwarm:])
 
 
 def mount_reads(b):
@@ -505,7 +629,8 @@ def mount_reads_one(b, pack, leaf):
                                 **cpu_extra(b.payload, [r[5] for r in runs])})
     b.res.add("m%s.rss" % pack, "resources", "mpackfs peak RSS (VmHWM) during the cold "
               "read, %s leaves" % leaf, "MiB", [r[1] / bl.MiB for r in runs],
-              better="lower", targets=[{"vs": None, "op": "<=", "value": 100}],
+              better="lower", baseline="http.rclone_rss",
+              targets=[{"vs": None, "op": "<=", "value": 100}],
               note="VmHWM counts the pages of the cache's memory map (file-backed, "
               "reclaimable) that replies were written from; RssAnon is the process's own "
               "memory", extra={"peak_rss_file_mib": [r[3]["rss_peaks"]["RssFile"] / bl.MiB
@@ -519,18 +644,29 @@ def mount_reads_one(b, pack, leaf):
               limit={"value": 1.0, "what": "payload bytes only"},
               extra={"du_apparent": bl.du_bytes(cache, apparent=True) / b.payload})
     ensure_warm(b, pack)
-    warm, hot, fetched, lw, lh, folios, spans, lcold, lhot = warm_runs(b, pack, cache)
+    b.res.add("m%s.cache_ratio_warm" % pack, "resources", "cache bytes on disk (du) per payload "
+              "byte once warm: blocks plus the passthrough copies an idle mount makes, %s "
+              "leaves" % leaf, "×", [bl.du_bytes(cache) / b.payload], better="lower",
+              limit={"value": 1.0, "what": "payload bytes only"},
+              note="a copy per file doubles the disk the cache takes; `-o passthrough=false` "
+              "keeps it at m%s.cache_ratio" % pack)
+    (warm, hot, fetched, lw, lh, folios, spans, lcold, lhot, blocks,
+     bspans) = warm_runs(b, pack, cache)
     lc, lhf = "m%s.local_cold" % pack, "m%s.local_hot" % pack
     b.res.add(lc, "sequential", "local disk, page cache dropped (dd bs=4M), runs interleaved "
-              "with m%s.warm's" % pack, "MB/s", lcold)
+              "with m%s.warm's" % pack, "MB/s", lcold, limit=disk_limit(b))
     b.res.add(lhf, "sequential", "local disk, page cache hot (dd bs=4M), runs interleaved "
-              "with m%s.hot's" % pack, "MB/s", lhot)
+              "with m%s.hot's" % pack, "MB/s", lhot, limit=copy_limit(b))
     b.res.add("m%s.warm" % pack, "sequential", "mpackfs warm, %s leaves" % leaf, "MB/s",
-              warm, baseline=lc, limit=limit_of(b, lc, "disk read"),
+              warm, baseline=lc, limit=disk_limit(b),
               targets=[{"vs": lc, "op": ">=", "value": 0.8}], note=WARM,
               extra={"load": lw, "blocks_fetched": fetched, **cpu_extra(b.payload, spans)})
+    b.res.add("m%s.warm_blocks" % pack, "sequential", "mpackfs warm from the block cache "
+              "alone (-o passthrough=false), %s leaves" % leaf, "MB/s", blocks, baseline=lc,
+              limit=disk_limit(b, lc), note=WARM_BLOCKS,
+              extra=cpu_extra(b.payload, bspans))
     b.res.add("m%s.hot" % pack, "sequential", "mpackfs hot, %s leaves" % leaf, "MB/s", hot,
-              baseline=lhf, limit=limit_of(b, lhf, "page-cache read"),
+              baseline=lhf, limit=copy_limit(b),
               targets=[{"vs": lhf, "op": ">=", "value": 0.9}], note=HOT,
               extra={"load": lh, "folio_pages": {"mount": folios[0], "local": folios[1]}})
     if pack != "1m":
@@ -552,14 +688,7 @@ def ttfb_run(b):
         mount_ms = fs.start() * 1000
         try:
             bl.drop_caches()
-            t = time.perf_counter()
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                if len(os.read(fd, 1)) != 1:
-                    raise RuntimeError("short first read of " + path)
-            finally:
-                os.close(fd)
-            first_ms = (time.perf_counter() - t) * 1000
+            first_ms = first_byte_ms(path)
         finally:
             fs.stop()
         return mount_ms, first_ms
@@ -568,10 +697,12 @@ def ttfb_run(b):
     mount, first = [m for m, _ in pairs], [f for _, f in pairs]
     rtt = b.res.get("lim.rtt")
     b.res.add("ttfb", "latency", "time to first byte, cold pack (open+read 1 byte incl. "
-              "manifest load)", "ms", first, better="lower",
+              "manifest load)", "ms", first, better="lower", baseline="http.rclone_first",
               limit={"value": 3 * rtt["median"], "what": "3 dependent loopback requests "
                      "(manifest, file root, first leaf)"} if rtt else None,
               targets=[{"vs": None, "op": "<=", "value": 20}])
     b.res.add("mount.time", "latency", "time to mount (start mpackfs → mountpoint answers "
-              "stat)", "ms", mount, better="lower")
+              "stat)", "ms", mount, better="lower", baseline="http.rclone_mount",
+              limit=limit_of(b, "floor.mount", "the cheapest FUSE server's mount "
+                             "(`floor.mount`)"))
     bl.fresh_dir(cache)

@@ -103,14 +103,15 @@ def fio_rows(figs):
     for f in figs.values():
         if f["section"] != "fio":
             continue
-        x = f["extra"]
-        rows.append("| %s | %s | %s | %d | %s (%s – %s) | %s | %s | %s | %s | %s |" % (
+        x, p = f["extra"], pct_limit(f)
+        rows.append("| %s | %s | %s | %d | %s (%s – %s) | %s | %s | %s | %s | %s | %s |" % (
             x["state"], x["engine"], x["bs"], x["jobs"], fmt(f["median"]), fmt(f["min"]),
             fmt(f["max"]) + (" ⚠" if spread(f) > NOISY else ""), other(f),
             fmt(x["iops"]["median"]),
             fmt(x["p99_ms"]["median"]), fmt(ratio(f, figs), "×") if f.get("baseline")
-            else "—", "<br>".join("%s %s" % (t, verdict(ok)) for t, ok in
-                                  (check(f, t, figs) for t in f["targets"])) or "—"))
+            else "—", ("%.0f%%" % p) if p is not None else "—",
+            "<br>".join("%s %s" % (t, verdict(ok)) for t, ok in
+                        (check(f, t, figs) for t in f["targets"])) or "—"))
     return rows
 
 
@@ -174,7 +175,8 @@ def machine(meta):
             if str(d.get("size_sectors", "")).isdigit() else "?")
     return [
         "| | |", "|---|---|",
-        "| CPU | %s |" % m["cpu_model"],
+        "| CPU | %s%s |" % (m["cpu_model"], ", flags: " + " ".join(m["cpu_flags"])
+                            if m.get("cpu_flags") else ""),
         "| cores | %d (virtualisation: %s) |" % (m["cores"], m["virt"]),
         "| RAM | %.1f GiB |" % (m["ram_bytes"] / 2**30),
         "| kernel | %s |" % m["kernel"],
@@ -217,9 +219,17 @@ figures are in [benchmarks.json](benchmarks.json). Re-render with
 
 SETTLE = """Every `drop_caches` below is followed by a %g s pause (BENCH_SETTLE): this VM
   hands freed memory back to the host about 2 s after a large free, so each run then starts
-  on memory the host must fault in again (see BENCHMARKS-analysis.md)."""
+  on memory the host must fault in again (see BENCHMARKS-history.md, *This VM charges for fresh memory*)."""
 NO_SETTLE = """No pause after `drop_caches` (BENCH_SETTLE=0): runs may start while the VM is still
   handing freed memory back to the host."""
+
+FIO_NOTE = """- "% of hot": the figure against the same job on the local files already in page cache
+  (state hot), the fastest this kernel serves that access pattern: no filesystem, FUSE or
+  not, can beat it, so it is each row's physical limit.
+- The 8-reader target compares aggregate throughput: 8 readers together keep at least 0.7× of
+  what one reader moves alone. Per reader that is 0.7 ÷ 8 ≈ 0.09×. A reader that keeps one
+  core busy alone can get at most 2 ÷ 8 = 0.25× of it with 8 readers on 2 cores, so the
+  per-reader form cannot hold on this machine for a CPU-bound reader."""
 
 METHOD = """## Method
 
@@ -231,8 +241,9 @@ METHOD = """## Method
   `sendfile on`, no access log: a worker blocks on the disk read behind each sendfile, so
   with one per core (Debian's default) cold block requests queue behind each other's disk
   reads, unlike a gateway serving each request on its own thread or goroutine (Kubo).
-- Every figure is the median and min–max of **{runs} runs**{quick}. MB/s = 10^6 bytes/s of
-  shard payload.
+- Every figure is the median and min–max of at least **{runs} runs**{quick} (warm reads
+  and their local runs twice as many, llama.cpp 11 rounds in a full run). MB/s = 10^6
+  bytes/s of shard payload.
 - {settle}
 - cold: fresh `--cache-dir`, `sync; echo 3 > /proc/sys/vm/drop_caches`, mpackfs started before
   the timed read (mount time not included; the manifest load is). Baselines drop the page
@@ -271,19 +282,24 @@ METHOD = """## Method
   copy, page-cache fill, loopback HTTP with the file in page cache, small-request latency,
   local disk. "% of limit" is median ÷ limit (limit ÷ median for times).
 - Block fetch (`http.blocks_*`): what the block-by-block protocol costs before any hashing,
-  caching or FUSE. `curl -Z --parallel-max 8` fetches every leaf block of the four shards, in
-  file order, from the same nginx to /dev/null, page cache dropped: one request per leaf
-  (`extra.requests`: 2052 with 1 MiB leaves, 8196 with 256 KiB leaves in a full run),
-  against one per shard for `curl -o /dev/null`.
+  caching or FUSE. `curl -Z` fetches every leaf block of the four shards, in file order, from
+  the same nginx to /dev/null, page cache dropped, with as many requests at once as mpackfs
+  keeps in flight to one source (`--parallel-max` 8 at 1 MiB leaves, 24 at 256 KiB): one
+  request per leaf (`extra.requests`: 2052 with 1 MiB leaves, 8196 with 256 KiB leaves in a
+  full run), against one per shard for `curl -o /dev/null`.
 - A cold read's limit includes its CPU ceiling: the cores divided by the CPU-time each byte
   needs at the least, each part measured in this run: the HTTP transfer (the machine's CPU
   per byte during the block fetch of the same pack, i.e. nginx, loopback, socket receive and
-  one request per block; `curl -o /dev/null` if that figure is missing), SHA-256 on
-  one core, two page-cache fills (the FUSE file's pages, from the reply; the cache file's
-  pages, from LMDB's write) at `lim.pagecache_fill`, and the copy to the reader at
-  `lim.memcpy`. mpackfs's own per-block work (a cache write, hand-offs between threads), FUSE
-  requests and everything else it does count against it. `mpack prefetch`'s ceiling has
-  one fill and no reader.
+  one request per block; `curl -o /dev/null` if that figure is missing), SHA-256 on one
+  core, one page-cache fill (the cache file's pages, from LMDB's write; cold opens are
+  direct, so the FUSE file's pages are not filled) at `lim.pagecache_fill`, and the copy to
+  the reader at `lim.memcpy`. `lim.pagecache_fill` is measured the way the cache writes:
+  a stream of 256 KiB writes with write-back started every 4 MiB and pages dropped 64 MiB
+  behind, so the kernel reuses the pages it drops; its CPU is the whole machine's (write-back
+  and reclaim included). mpackfs's own per-block work (LMDB's bookkeeping, hand-offs between
+  threads), FUSE requests and everything else it does count against it: a run above this
+  ceiling would mean one of its parts was measured too high. `mpack prefetch`'s ceiling has
+  the one fill and no reader.
 """
 
 
@@ -319,8 +335,9 @@ def render(doc):
     if rows:
         out += ["## Random reads (fio)", "",
                 "| state | engine | bs | jobs | MB/s median (min – max) | other work | IOPS | "
-                "p99 ms | × local | target |", "|---|---|---|---|---|---|---|---|---|---|"]
-        out += rows + [""]
+                "p99 ms | × local | % of hot | target |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
+        out += rows + ["", FIO_NOTE, ""]
     folios = [(f["id"], f["extra"]["folio_pages"]) for f in figs.values()
               if (f.get("extra") or {}).get("folio_pages")]
     if folios:

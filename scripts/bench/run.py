@@ -6,7 +6,8 @@ measurement and writes docs/benchmarks.json and docs/BENCHMARKS.md.
 Environment: BENCH_QUICK=1 (256 MiB, 3 runs, 1 s fio), BENCH_DIR (default
 /var/tmp/mpackfs-bench), BENCH_RUNS, BENCH_FIO_RUNTIME, BENCH_SETTLE (seconds to wait after each
 drop_caches; default 0), BENCH_ONLY (comma list of sections:
-limits,local,http,mount,ttfb,fio,apps,pack,prefetch), BENCH_OUT (default docs/).
+limits,local,http,mount,ttfb,fio,apps,pack,prefetch), BENCH_OUT (default docs/; for
+BENCH_QUICK=1, BENCH_DIR/quick/report/).
 """
 import hashlib
 import json
@@ -49,7 +50,9 @@ class Bench:
         self.run_dir = os.path.join(self.base, "run")
         self.mnt = os.path.join(self.base, "mnt")
         self.caches = os.path.join(self.base, "caches")
-        self.out = os.environ.get("BENCH_OUT", os.path.join(bl.ROOT, "docs"))
+        # a quick run must not replace the full report under docs/
+        self.out = os.environ.get("BENCH_OUT", os.path.join(self.base, "report") if self.quick
+                                  else os.path.join(bl.ROOT, "docs"))
         only = os.environ.get("BENCH_ONLY", "")
         self.sections = [s for s in SECTIONS if not only or s in only.split(",")]
         self.watch = bl.CpuWatch()
