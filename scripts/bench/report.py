@@ -311,7 +311,8 @@ def render(doc):
         meta["duration_s"]), ""]
     if meta["mode"] == "quick":
         out += ["> Quick mode (BENCH_QUICK=1): 256 MiB of shards, %d runs per figure, fio "
-                "runtime %d s, fio's mmap engine only on the warm mount. Figures are "
+                "runtime %d s, fio's mmap engine only on the warm mount and with one job, no fio "
+                "runs on hot local files (so fio rows have no limit). Figures are "
                 "indicative only; run `make bench` for the full set."
                 % (meta["runs"], meta["fio_runtime_s"]), ""]
     out += ["## Machine", ""] + machine(meta) + [""] + load_note(figs, meta) + [""]
