@@ -248,14 +248,17 @@ METHOD = """## Method
 - cold: fresh `--cache-dir`, `sync; echo 3 > /proc/sys/vm/drop_caches`, mpackfs started before
   the timed read (mount time not included; the manifest load is). Baselines drop the page
   cache the same way (nginx then reads from disk too).
-- warm: every block already in the mpackfs cache, page cache dropped, **mpackfs restarted**
-  before each run (no state kept in the process). Baseline (`m*.local_cold`): the same
-  files on local disk after drop_caches, read in runs interleaved with the warm ones (local,
-  mount, mount, local, ...): this VM's disk speed changes by 2× within minutes, so a
-  baseline measured earlier in the run (`local.cold`) does not compare. Warm and its
-  baseline run twice as often as the other figures: each run gets the disk's fast state
-  (about 1.8 GB/s) or its slow one (0.7–1.1) whichever side it is on, and with 5 runs one
-  run flips the median.
+- warm: every block already in the mpackfs cache and every file's passthrough copy made,
+  page cache dropped, **mpackfs restarted** before each run (no state kept in the process).
+  Baseline (`m*.local_cold`): the same files on local disk after drop_caches, read in runs
+  interleaved with the warm ones (local, mount, mount, local, ...). `m*.warm_blocks` (the
+  block cache alone, `-o passthrough=false`) runs in the same rotation. Every one of these
+  runs starts 3 s after its `drop_caches`: on this VM a buffered read into memory the host
+  has not yet taken back runs at about 1.7 GB/s, into memory it has at about 0.5 GB/s (3
+  rounds by hand, `dd` of the four shards: 1612 / 1801 / 1779 MB/s at once, 512 / 540 / 514
+  after 3 s), and without the pause which of the two a run met was chance. The pause puts
+  both sides in the second state, the one a loader meets when it starts a while after the
+  memory was freed. Warm and its baseline run twice as often as the other figures.
 - hot: right after a warm read, same mount, page cache kept. Baseline (`m*.local_hot`):
   local files in page cache, runs interleaved with the mount's the same way.
 - fio: `--readonly --rw=randread --time_based --runtime={fio}` over the four shards
