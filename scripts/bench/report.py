@@ -220,15 +220,16 @@ figures are in [benchmarks.json](benchmarks.json). Re-render with
 SETTLE = """Every `drop_caches` below is followed by a %g s pause (BENCH_SETTLE): this VM
   hands freed memory back to the host about 2 s after a large free, so each run then starts
   on memory the host must fault in again (see BENCHMARKS-history.md, *This VM charges for fresh memory*)."""
-NO_SETTLE = """No pause after `drop_caches` (BENCH_SETTLE=0): runs may start while the VM is still
-  handing freed memory back to the host."""
+NO_SETTLE = """No pause after `drop_caches` (BENCH_SETTLE=0) except where a bullet below says
+  so (warm, warm_blocks and their local runs; `lim.fresh_write`): runs may start while the
+  VM is still handing freed memory back to the host."""
 
 FIO_NOTE = """- "% of hot": the figure against the same job on the local files already in page cache
   (state hot), the fastest this kernel serves that access pattern: no filesystem, FUSE or
   not, can beat it, so it is each row's physical limit.
 - The 8-reader target compares aggregate throughput: 8 readers together keep at least 0.7× of
   what one reader moves alone. Per reader that is 0.7 ÷ 8 ≈ 0.09×. A reader that keeps one
-  core busy alone can get at most 2 ÷ 8 = 0.25× of it with 8 readers on 2 cores, so the
+  core busy alone can get about 2 ÷ 8 = 0.25× of it with 8 readers on 2 cores, so the
   per-reader form cannot hold on this machine for a CPU-bound reader."""
 
 METHOD = """## Method
@@ -242,8 +243,8 @@ METHOD = """## Method
   with one per core (Debian's default) cold block requests queue behind each other's disk
   reads, unlike a gateway serving each request on its own thread or goroutine (Kubo).
 - Every figure is the median and min–max of at least **{runs} runs**{quick} (warm reads
-  and their local runs twice as many, llama.cpp 11 rounds in a full run). MB/s = 10^6
-  bytes/s of shard payload.
+  and their local runs twice as many, llama.cpp 11 rounds in a full run), except
+  `m*.cache_ratio_warm`, one `du` of the warm cache. MB/s = 10^6 bytes/s of shard payload.
 - {settle}
 - cold: fresh `--cache-dir`, `sync; echo 3 > /proc/sys/vm/drop_caches`, mpackfs started before
   the timed read (mount time not included; the manifest load is). Baselines drop the page
@@ -257,13 +258,15 @@ METHOD = """## Method
   has not yet taken back runs at about 1.7 GB/s, into memory it has at about 0.5 GB/s (3
   rounds by hand, `dd` of the four shards: 1612 / 1801 / 1779 MB/s at once, 512 / 540 / 514
   after 3 s), and without the pause which of the two a run met was chance. The pause puts
-  both sides in the second state, the one a loader meets when it starts a while after the
-  memory was freed. Warm and its baseline run twice as often as the other figures.
+  most runs of both sides in the second state; the second of two back-to-back runs of the
+  same kind still often reads faster, and the rotation gives each side as many of those.
+  Warm and its baseline run twice as often as the other figures.
 - hot: right after a warm read, same mount, page cache kept. Baseline (`m*.local_hot`):
   local files in page cache, runs interleaved with the mount's the same way.
 - fio: `--readonly --rw=randread --time_based --runtime={fio}` over the four shards
   (`--filename=a:b:c:d`, `--size` = 4 × the smallest shard), `--group_reporting`; page cache
-  dropped before each run (and a fresh cache + fresh mount for cold). MB/s is the aggregate
+  dropped before each run (and a fresh cache + fresh mount for cold). State hot: the local
+  files read into page cache first, `--invalidate=0`, 3 s runs. MB/s is the aggregate
   of all jobs; p99 is the completion latency. The working set fits in RAM, so within a run
   re-touched data comes from the page cache (for local files and the mount alike); for the
   mount, a 4 KiB miss makes the kernel and mpackfs read whole leaves, which warms
@@ -283,7 +286,8 @@ METHOD = """## Method
   in benchmarks.json (`extra.load`); it includes the benchmark's own processes.
 - Physical limits are measured on this machine in the same run: one-core SHA-256, memory
   copy, page-cache fill, loopback HTTP with the file in page cache, small-request latency,
-  local disk. "% of limit" is median ÷ limit (limit ÷ median for times).
+  local disk. "% of limit" is median ÷ limit (limit ÷ median where lower is better: times,
+  sizes).
 - Block fetch (`http.blocks_*`): what the block-by-block protocol costs before any hashing,
   caching or FUSE. `curl -Z` fetches every leaf block of the four shards, in file order, from
   the same nginx to /dev/null, page cache dropped, with as many requests at once as mpackfs
