@@ -140,22 +140,25 @@ def stream_fill(path, mib):
                                      ctypes.c_uint]
     chunk = np.random.default_rng(3).bytes(256 * 1024)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    span = None
+
+    def put(i):
+        off = i * len(chunk)
+        if os.pwrite(fd, chunk, off) != len(chunk):
+            raise RuntimeError("short write to " + path)
+        end = off + len(chunk)
+        if end % (4 * bl.MiB) == 0:
+            libc.sync_file_range(fd, end - 4 * bl.MiB, 4 * bl.MiB, 2)  # WRITE
+            if end > FILL_LAG:
+                lo = end - FILL_LAG - 4 * bl.MiB
+                libc.sync_file_range(fd, lo, 4 * bl.MiB, 7)  # WAIT_BEFORE|WRITE|WAIT_AFTER
+                os.posix_fadvise(fd, lo, 4 * bl.MiB, os.POSIX_FADV_DONTNEED)
+
     try:
-        for i in range(mib * 4):
-            off = i * len(chunk)
-            if off == mib // 4 * bl.MiB:
-                span = bl.CpuSpan().__enter__()
-            if os.pwrite(fd, chunk, off) != len(chunk):
-                raise RuntimeError("short write to " + path)
-            end = off + len(chunk)
-            if end % (4 * bl.MiB) == 0:
-                libc.sync_file_range(fd, end - 4 * bl.MiB, 4 * bl.MiB, 2)  # WRITE
-                if end > FILL_LAG:
-                    lo = end - FILL_LAG - 4 * bl.MiB
-                    libc.sync_file_range(fd, lo, 4 * bl.MiB, 7)  # WAIT_BEFORE|WRITE|WAIT_AFTER
-                    os.posix_fadvise(fd, lo, 4 * bl.MiB, os.POSIX_FADV_DONTNEED)
-        span.__exit__(None, None, None)
+        for i in range(mib):  # the first quarter: 4 puts a MiB
+            put(i)
+        with bl.CpuSpan() as span:
+            for i in range(mib, mib * 4):
+                put(i)
     finally:
         os.close(fd)
         os.unlink(path)
@@ -198,29 +201,41 @@ def cpu_extra(nbytes, spans):
             "busy_cores": [round(c.cpu_s / c.wall_s, 3) for c in spans]}
 
 
+def least(cands):
+    """The least of some candidate limits, (value, label, detail) or None each, as a figure's
+    limit: {value, what}. None if no candidate was measured."""
+    cands = [c for c in cands if c]
+    if not cands:
+        return None
+    v, _, detail = min(cands)
+    return {"value": v, "what": detail if len(cands) == 1 else "min(%s) = %s" % (
+        ", ".join(w for _, w, _ in cands), detail)}
+
+
+def measured(b, fid, label, scale=1):
+    """Candidate limit from figure fid's median (times scale)."""
+    f = b.res.get(fid)
+    return (f["median"] * scale, label, label) if f else None
+
+
+def disk(b, label="disk read", detail=None):
+    """Candidate limit from the disk at its best: the fastest lim.disk run (the device's
+    speed swings on this VM)."""
+    f = b.res.get("lim.disk")
+    return (f["max"], label, detail or label) if f else None
+
+
 def limit_cold(b, fills, reader=True, pack=None):
     """The ceiling of a cold verified read: source disk, loopback HTTP, hashing on all cores,
     and the CPU each byte needs (cpu_ceiling; its HTTP part from fetching `pack`'s leaf blocks
     when that baseline exists)."""
-    parts = []
     blocks = "http.blocks_%s" % pack if pack else None
     cpu = cpu_ceiling(b, fills, reader,
                       blocks if blocks and b.res.get(blocks) else "http.curl_null")
-    if cpu:
-        parts.append((cpu[0], "CPU", cpu[1]))
-    disk = disk_limit(b)
-    if disk:
-        parts.append((disk["value"], "disk read", "disk read"))
-    for fid, what, scale in (("lim.http_hot", "loopback HTTP", 1),
-                             ("lim.sha256", "SHA-256 × %d cores" % os.cpu_count(),
-                              os.cpu_count())):
-        f = b.res.get(fid)
-        if f:
-            parts.append((f["median"] * scale, what, what))
-    if not parts:
-        return None
-    v, _, detail = min(parts)
-    return {"value": v, "what": "min(%s) = %s" % (", ".join(w for _, w, _ in parts), detail)}
+    n = os.cpu_count()
+    return least([(cpu[0], "CPU", cpu[1]) if cpu else None, disk(b),
+                  measured(b, "lim.http_hot", "loopback HTTP"),
+                  measured(b, "lim.sha256", "SHA-256 × %d cores" % n, n)])
 
 
 def limit_of(b, fid, what):
@@ -228,23 +243,9 @@ def limit_of(b, fid, what):
     return {"value": f["median"], "what": what} if f else None
 
 
-def limit_min(b, parts):
-    """The least of some measured limits: parts are (figure id, what, scale), taken at the
-    figure's median, but at its fastest run for lim.disk (the device's best)."""
-    got = [(b.res.get(fid)["max" if fid == "lim.disk" else "median"] * scale, what)
-           for fid, what, scale in parts if b.res.get(fid)]
-    if not got:
-        return None
-    v, what = min(got)
-    return {"value": v, "what": what if len(got) == 1 else "min(%s) = %s" % (
-        ", ".join(w for _, w in got), what)}
-
-
 def disk_limit(b):
-    """The disk's best: the fastest lim.disk run (the device's speed swings on this VM)."""
-    f = b.res.get("lim.disk")
-    return {"value": f["max"], "what": "the disk's sequential read, O_DIRECT, 16 in flight: "
-            "the fastest of the `lim.disk` runs"} if f else None
+    return least([disk(b, detail="the disk's sequential read, O_DIRECT, 16 in flight: the "
+                       "fastest of the `lim.disk` runs")])
 
 
 def copy_limit(b):
@@ -253,11 +254,8 @@ def copy_limit(b):
 
 
 def http_limit(b, sha=False):
-    parts = [("lim.http_hot", "loopback HTTP (files in page cache)", 1),
-             ("lim.disk", "disk read", 1)]
-    if sha:
-        parts.append(("lim.sha256", "SHA-256 on one core", 1))
-    return limit_min(b, parts)
+    return least([measured(b, "lim.http_hot", "loopback HTTP (files in page cache)"), disk(b),
+                  measured(b, "lim.sha256", "SHA-256 on one core") if sha else None])
 
 
 # ---------------------------------------------------------------- local and HTTP baselines

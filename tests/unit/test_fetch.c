@@ -1126,13 +1126,14 @@ static void bench_nginx(void)
 	free(p);
 }
 
-/* In flight per source: source_window bytes at the source's recent block size, at least
- * FETCH_SLOTS_MIN, at most max_per_source. */
 static int source_stats(struct fetcher *f, struct fetch_source_stats *st)
 {
 	return fetcher_stats(f, st, 1) == 1;
 }
 
+/* In flight per source: source_window bytes at the source's recent block size, at least
+ * FETCH_SLOTS_MIN, at most max_per_source. `before` slots while no block size is known,
+ * `after` once the source returned blocks of BLKSZ bytes. */
 static void window_case(int max_per_source, uint64_t window, int before, int after)
 {
 	struct fetch_source_stats st;
@@ -1149,8 +1150,7 @@ static void window_case(int max_per_source, uint64_t window, int before, int aft
 	add_src(&c, FETCH_SRC_GATEWAY, A.url);
 	f = mk(&c);
 	CHECK(source_stats(f, &st) && st.slots == before,
-	      "window %llu, cap %d: %d slots before "
-	      "an answer (want %d)",
+	      "window %llu, cap %d: %d slots before an answer (want %d)",
 	      (unsigned long long)window, max_per_source, st.slots, before);
 	memset(r, 0, sizeof(r));
 	for (i = 0; i < 4; i++) /* the source's blocks are BLKSZ bytes */
